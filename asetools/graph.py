@@ -1,0 +1,285 @@
+"""AtomicGraph: one batch of structures as tensors plus their neighbour list.
+
+The graph is what every model consumes. It is built from ASE ``Atoms`` by
+:func:`build_graph`, which takes the neighbour list from
+``matscipy.neighbours.neighbour_list`` and checks the input on the way in.
+Edge vectors are *not* stored: :meth:`AtomicGraph.edge_vectors` recomputes them
+from ``positions`` and ``cell`` so that autograd reaches both (forces, stress).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from ase import Atoms
+from ase.data import atomic_numbers, chemical_symbols
+from matscipy.neighbours import neighbour_list
+
+__all__ = ["AtomicGraph", "build_graph", "species_index_table", "MIN_DISTANCE"]
+
+#: Default closest allowed approach of two atoms, in Å. Closer atoms are an error.
+MIN_DISTANCE = 0.1
+
+
+@dataclass(frozen=True)
+class AtomicGraph:
+    """A batch of ``B`` structures with ``N`` atoms and ``E`` directed edges in total.
+
+    Attributes:
+        positions: ``[N, 3]`` Cartesian positions in Å (float).
+        species: ``[N]`` index of each atom's element in the model's species list (long).
+        cell: ``[B, 3, 3]`` cell vectors as rows, in Å (zeros for a non-periodic structure).
+        pbc: ``[B, 3]`` periodic boundary flags (bool).
+        batch: ``[N]`` index of the structure each atom belongs to (long).
+        edge_index: ``[2, E]``; row 0 is the centre atom ``i``, row 1 the neighbour ``j``.
+            Every pair appears in both directions.
+        edge_shift: ``[E, 3]`` integer cell shifts ``S`` (stored in the float dtype), so that
+            the edge vector is ``r_j - r_i + S @ cell``.
+        n_atoms: ``[B]`` number of atoms in each structure (long).
+    """
+
+    positions: torch.Tensor
+    species: torch.Tensor
+    cell: torch.Tensor
+    pbc: torch.Tensor
+    batch: torch.Tensor
+    edge_index: torch.Tensor
+    edge_shift: torch.Tensor
+    n_atoms: torch.Tensor
+
+    @property
+    def num_graphs(self) -> int:
+        """Number of structures ``B`` in the batch."""
+        return int(self.n_atoms.shape[0])
+
+    @property
+    def num_atoms(self) -> int:
+        """Total number of atoms ``N``."""
+        return int(self.positions.shape[0])
+
+    @property
+    def num_edges(self) -> int:
+        """Total number of directed edges ``E``."""
+        return int(self.edge_index.shape[1])
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.positions.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.positions.device
+
+    def edge_vectors(self) -> torch.Tensor:
+        """Edge vectors ``r_j - r_i + S @ cell`` in Å, shape ``[E, 3]``, differentiable."""
+        centre, neighbour = self.edge_index[0], self.edge_index[1]
+        edge_cell = self.cell[self.batch[centre]]  # [E, 3, 3]
+        shift = torch.einsum("ek,ekl->el", self.edge_shift, edge_cell)
+        return self.positions[neighbour] - self.positions[centre] + shift
+
+    def replace(self, **changes: torch.Tensor) -> AtomicGraph:
+        """Return a copy with some fields replaced (e.g. strained positions and cell)."""
+        return dataclasses.replace(self, **changes)
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> AtomicGraph:
+        """Move to ``device`` and cast the floating-point fields to ``dtype``."""
+        changes = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value.is_floating_point():
+                changes[field.name] = value.to(device=device, dtype=dtype)
+            else:
+                changes[field.name] = value.to(device=device)
+        return dataclasses.replace(self, **changes)
+
+
+def species_index_table(species: Sequence[str]) -> np.ndarray:
+    """Lookup table ``[119]`` from atomic number to species index (-1 for unknown)."""
+    table = np.full(len(chemical_symbols), -1, dtype=np.int64)
+    for index, symbol in enumerate(species):
+        if symbol not in atomic_numbers:
+            raise ValueError(f"{symbol!r} in the species list is not a chemical element symbol")
+        table[atomic_numbers[symbol]] = index
+    return table
+
+
+def build_graph(
+    atoms: Atoms | Sequence[Atoms],
+    cutoff: float,
+    species: Sequence[str],
+    *,
+    dtype: torch.dtype = torch.float64,
+    device: torch.device | str = "cpu",
+    min_distance: float | None = MIN_DISTANCE,
+) -> AtomicGraph:
+    """Build an :class:`AtomicGraph` from one ``Atoms`` or a list of them.
+
+    Args:
+        atoms: a structure or a batch of structures; periodic, non-periodic or mixed
+            boundary conditions, any (also triclinic, also smaller-than-cutoff) cell.
+        cutoff: neighbour cutoff radius in Å (pairs with distance < cutoff are edges).
+        species: the model's element symbols; ``species[k]`` gets index ``k``.
+        dtype: floating-point dtype of positions, cell and shifts.
+        device: where the tensors live.
+        min_distance: raise if two atoms are closer than this (Å); ``None`` disables.
+
+    Raises:
+        ValueError: unknown element, NaN/inf positions or cell, a periodic direction
+            with a degenerate cell, or two atoms closer than ``min_distance``.
+    """
+    frames = [atoms] if isinstance(atoms, Atoms) else list(atoms)
+    if not frames:
+        raise ValueError("build_graph needs at least one structure")
+    if not cutoff > 0:
+        raise ValueError(f"cutoff must be positive, got {cutoff}")
+    table = species_index_table(species)
+
+    positions, species_idx, cells, pbcs, batch = [], [], [], [], []
+    edge_index, edge_shift = [], []
+    offset = 0
+    for frame_no, frame in enumerate(frames):
+        where = f"structure {frame_no}: " if len(frames) > 1 else ""
+        pos, cell, pbc = _checked_geometry(frame, where)
+        idx = _species_indices(frame, table, species, where)
+        i, j, shifts = _neighbours(pos, cell, pbc, cutoff)
+        if min_distance is not None and len(i):
+            _check_min_distance(pos, cell, i, j, shifts, min_distance, where)
+        positions.append(pos)
+        species_idx.append(idx)
+        cells.append(cell)
+        pbcs.append(pbc)
+        batch.append(np.full(len(frame), frame_no, dtype=np.int64))
+        edge_index.append(np.stack([i, j]).astype(np.int64) + offset)
+        edge_shift.append(shifts)
+        offset += len(frame)
+
+    def floats(arrays):
+        return torch.as_tensor(np.concatenate(arrays), dtype=dtype, device=device)
+
+    def longs(arrays, axis=0):
+        return torch.as_tensor(np.concatenate(arrays, axis=axis), dtype=torch.long, device=device)
+
+    return AtomicGraph(
+        positions=floats(positions),
+        species=longs(species_idx),
+        cell=torch.as_tensor(np.stack(cells), dtype=dtype, device=device),
+        pbc=torch.as_tensor(np.stack(pbcs), dtype=torch.bool, device=device),
+        batch=longs(batch),
+        edge_index=longs(edge_index, axis=1),
+        edge_shift=floats(edge_shift),
+        n_atoms=torch.as_tensor([len(f) for f in frames], dtype=torch.long, device=device),
+    )
+
+
+def _checked_geometry(frame: Atoms, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    pos = np.asarray(frame.positions, dtype=np.float64)
+    cell = np.asarray(frame.cell.array, dtype=np.float64)
+    pbc = np.asarray(frame.pbc, dtype=bool)
+    bad = ~np.isfinite(pos).all(axis=1)
+    if bad.any():
+        first = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(
+            f"{where}positions contain NaN or inf (atom indices {first}"
+            f"{', ...' if bad.sum() > 5 else ''}); check the structure that produced them"
+        )
+    if not np.isfinite(cell).all():
+        raise ValueError(f"{where}the cell contains NaN or inf: {cell.tolist()}")
+    periodic = cell[pbc]
+    if pbc.any():
+        singular = np.linalg.matrix_rank(periodic, tol=1e-6) < pbc.sum()
+        if singular:
+            axes = [axis for axis in range(3) if pbc[axis]]
+            raise ValueError(
+                f"{where}pbc is True along axes {axes} but the cell vectors along them are zero or "
+                f"linearly dependent (zero volume): cell = {cell.tolist()}. Set a proper cell with "
+                "atoms.set_cell(...) or switch those directions off with atoms.pbc = False"
+            )
+    return pos, cell, pbc
+
+
+def _species_indices(frame: Atoms, table: np.ndarray, species: Sequence[str], where: str) -> np.ndarray:
+    numbers = np.asarray(frame.numbers)
+    idx = table[numbers]
+    if (idx < 0).any():
+        unknown = sorted({chemical_symbols[z] for z in numbers[idx < 0]})
+        raise ValueError(
+            f"{where}element(s) {', '.join(unknown)} not in the model's species {list(species)}; "
+            "use a model trained on these elements or remove those atoms"
+        )
+    return idx
+
+
+def _neighbours(
+    pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Directed neighbour pairs ``(i, j, S)`` with ``|r_j - r_i + S @ cell| < cutoff``."""
+    if len(pos) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3))
+    search_cell, origin = _search_box(pos, cell, pbc)
+    i, j, shifts = neighbour_list(
+        "ijS",
+        positions=pos,
+        cell=search_cell,
+        pbc=pbc,
+        cutoff=float(cutoff),
+        numbers=np.zeros(len(pos), dtype=np.int32),
+        cell_origin=origin,
+    )
+    return i.astype(np.int64), j.astype(np.int64), shifts.astype(np.float64)
+
+
+def _search_box(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A non-singular box for matscipy's cell-list search.
+
+    Periodic cell vectors are kept. Each non-periodic direction gets a vector from
+    the orthogonal complement of the periodic ones, long enough to hold every atom;
+    the box origin is moved so that all atoms lie inside it. Shifts along
+    non-periodic directions are always zero, so the search box never enters an
+    edge vector.
+    """
+    if pbc.all():
+        return cell, np.zeros(3)
+    periodic = cell[pbc]
+    if len(periodic):
+        _, _, vt = np.linalg.svd(periodic)
+        complement = vt[len(periodic):]
+    else:
+        complement = np.eye(3)
+    box = cell.copy()
+    origin = np.zeros(3)
+    for axis, direction in zip(np.flatnonzero(~pbc), complement):
+        projection = pos @ direction
+        low = projection.min() - 1.0
+        box[axis] = direction * (projection.max() - low + 1.0)
+        origin += low * direction
+    if np.linalg.det(box) < 0:
+        last = np.flatnonzero(~pbc)[-1]
+        origin += box[last]
+        box[last] = -box[last]
+    return box, origin
+
+
+def _check_min_distance(
+    pos: np.ndarray,
+    cell: np.ndarray,
+    i: np.ndarray,
+    j: np.ndarray,
+    shifts: np.ndarray,
+    min_distance: float,
+    where: str,
+) -> None:
+    distances = np.linalg.norm(pos[j] - pos[i] + shifts @ cell, axis=1)
+    closest = int(np.argmin(distances))
+    if distances[closest] < min_distance:
+        a, b = int(i[closest]), int(j[closest])
+        what = (
+            f"atom {a} and its own periodic image" if a == b else f"atoms {a} and {b}"
+        )
+        raise ValueError(
+            f"{where}{what} are {distances[closest]:.4f} Å apart, closer than {min_distance} Å: "
+            "the structure is unphysical (overlapping atoms, or positions not in Å)"
+        )

@@ -1,0 +1,17 @@
+"""Energy models (graph -> per-atom energies) and the :class:`Potential` that derives forces and stress."""
+
+from .base import EnergyModel
+from .lennard_jones import LennardJones, LennardJonesConfig
+from .potential import Potential, PotentialOutput
+
+#: The model kinds a checkpoint may name, by their ``kind`` string.
+MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (LennardJones,)}
+
+__all__ = [
+    "EnergyModel",
+    "LennardJones",
+    "LennardJonesConfig",
+    "MODEL_CLASSES",
+    "Potential",
+    "PotentialOutput",
+]

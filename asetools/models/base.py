@@ -1,0 +1,59 @@
+"""The energy-model protocol every asetools model follows."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+from ..config import from_dict, to_dict
+from ..graph import AtomicGraph
+
+__all__ = ["EnergyModel"]
+
+
+class EnergyModel(torch.nn.Module):
+    """Base class of energy models: ``forward(graph) -> per-atom energies [N]`` in eV.
+
+    A subclass sets ``kind`` (the name written into checkpoints) and
+    ``config_class`` (a dataclass with at least ``species: list[str]`` and
+    ``cutoff: float``), and is constructed from one config object by
+    :meth:`from_config`. Models know nothing of ASE; forces and stress come from
+    :class:`asetools.models.Potential`.
+    """
+
+    kind: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, config: Any):
+        super().__init__()
+        if not isinstance(config, self.config_class):
+            raise TypeError(
+                f"{type(self).__name__} expects a {self.config_class.__name__}, got {type(config).__name__}"
+            )
+        self.config = config
+
+    @property
+    def species(self) -> list[str]:
+        """Element symbols, in the order of the graph's species indices."""
+        return list(self.config.species)
+
+    @property
+    def cutoff(self) -> float:
+        """Interaction cutoff radius in Å."""
+        return float(self.config.cutoff)
+
+    @classmethod
+    def from_config(cls, config: Any) -> EnergyModel:
+        """Build the model from its config dataclass (or a dict of its fields)."""
+        if isinstance(config, dict):
+            config = from_dict(cls.config_class, config, context=cls.__name__)
+        return cls(config)
+
+    def config_dict(self) -> dict[str, Any]:
+        """The config as plain Python values (what a checkpoint stores)."""
+        return to_dict(self.config)
+
+    def forward(self, graph: AtomicGraph) -> torch.Tensor:  # pragma: no cover - abstract
+        """Per-atom energies ``[N]`` in eV for the graph."""
+        raise NotImplementedError
