@@ -1,0 +1,114 @@
+"""PotentialCalc: the one ASE calculator over any asetools energy model."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+import torch
+from ase.calculators.calculator import Calculator, all_changes
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from ..checkpoint import load_checkpoint
+from ..graph import MIN_DISTANCE, build_graph
+from ..models import EnergyModel, Potential
+
+__all__ = ["PotentialCalc"]
+
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def _parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
+        return dtype
+    if dtype in _DTYPES:
+        return _DTYPES[dtype]
+    raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+
+
+class PotentialCalc(Calculator):
+    """ASE calculator for any asetools energy model.
+
+    Results: ``energy`` and ``free_energy`` (eV), ``energies`` (per atom, eV),
+    ``forces`` (eV/Å), and ``stress`` (eV/Å³, Voigt order xx yy zz yz xz xy, ASE
+    sign) when the cell is three-dimensional. Structures without a 3D cell have
+    no stress, and asking for it raises ASE's ``PropertyNotImplementedError``.
+
+    Args:
+        model: an :class:`~asetools.models.EnergyModel`, a
+            :class:`~asetools.models.Potential`, or the path of a checkpoint. A model
+            object is copied, so the calculator never changes the caller's model.
+        device: torch device to evaluate on (``"cpu"``, ``"cuda"``, ...).
+        dtype: ``"float32"`` (fast) or ``"float64"`` (for gradient checks and tight
+            energy conservation).
+        min_distance: raise if two atoms come closer than this many Å.
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(
+        self,
+        model: EnergyModel | Potential | str | os.PathLike,
+        device: str | torch.device = "cpu",
+        dtype: str | torch.dtype = "float32",
+        min_distance: float | None = MIN_DISTANCE,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(model, (str, os.PathLike)):
+            model = load_checkpoint(model)
+        elif isinstance(model, torch.nn.Module):
+            model = copy.deepcopy(model)
+        else:
+            raise TypeError(
+                f"PotentialCalc needs a model, a Potential or a checkpoint path, got {type(model).__name__}"
+            )
+        potential = model if isinstance(model, Potential) else Potential(model)
+        self.device = torch.device(device)
+        self.dtype = _parse_dtype(dtype)
+        self.min_distance = min_distance
+        self.potential = potential.to(device=self.device, dtype=self.dtype).eval()
+        for parameter in self.potential.parameters():
+            parameter.requires_grad_(False)
+
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> PotentialCalc:
+        """Load the model in the checkpoint at ``path`` and wrap it in a calculator."""
+        return cls(load_checkpoint(path), **kwargs)
+
+    @property
+    def model(self) -> EnergyModel:
+        """The energy model this calculator evaluates."""
+        return self.potential.model
+
+    @property
+    def species(self) -> list[str]:
+        return self.potential.species
+
+    @property
+    def cutoff(self) -> float:
+        return self.potential.cutoff
+
+    def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+        super().calculate(atoms, properties or ["energy"], system_changes)
+        graph = build_graph(
+            self.atoms,
+            self.cutoff,
+            self.species,
+            dtype=self.dtype,
+            device=self.device,
+            min_distance=self.min_distance,
+        )
+        has_cell = self.atoms.cell.rank == 3
+        output = self.potential(graph, compute_forces=True, compute_stress=has_cell)
+        energy = float(output.energy.detach()[0])
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": output.atom_energies.detach().cpu().double().numpy(),
+            "forces": output.forces.detach().cpu().double().numpy(),
+        }
+        if has_cell:
+            stress = output.stress[0].detach().cpu().double().numpy()
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)

@@ -1,0 +1,122 @@
+"""One checkpoint file per model: kind, typed config, species, cutoff, weights, version.
+
+The file is a ``torch.save`` of plain Python values and tensors, read back with
+``weights_only=True`` (no arbitrary code runs on load). It is written atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from ._files import atomic_path
+from .models import MODEL_CLASSES, EnergyModel
+
+__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "FORMAT_NAME", "FORMAT_VERSION"]
+
+FORMAT_NAME = "asetools-checkpoint"
+FORMAT_VERSION = 1
+_REQUIRED = ("format", "format_version", "kind", "config", "species", "cutoff", "state_dict")
+
+
+def save_checkpoint(
+    model: EnergyModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None
+) -> Path:
+    """Write ``model`` to ``path`` atomically and return the path.
+
+    Args:
+        model: an :class:`~asetools.models.EnergyModel` (or a ``Potential`` wrapping one).
+        path: destination file; its directory must exist.
+        metadata: extra plain-Python information (training data hash, metrics, ...).
+    """
+    model = getattr(model, "model", model) if not isinstance(model, EnergyModel) else model
+    if not isinstance(model, EnergyModel):
+        raise TypeError(f"save_checkpoint needs an asetools EnergyModel, got {type(model).__name__}")
+    payload = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "kind": model.kind,
+        "config": model.config_dict(),
+        "species": model.species,
+        "cutoff": model.cutoff,
+        "state_dict": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+        "asetools_version": __version__,
+        "torch_version": str(torch.__version__),
+        "metadata": dict(metadata or {}),
+    }
+    with atomic_path(path) as temporary:
+        torch.save(payload, temporary)
+    return Path(path)
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and validate a checkpoint's contents without building the model.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not an asetools checkpoint, is truncated or corrupt,
+            or misses a required entry; the message says which.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        raise ValueError(f"checkpoint {path} is a directory, not a file")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except (zipfile.BadZipFile, EOFError, RuntimeError, OSError) as error:
+        raise ValueError(
+            f"{path} is not a readable checkpoint (truncated or corrupt file: {error}); "
+            "use an intact copy or the last good checkpoint"
+        ) from error
+    except Exception as error:  # pickle/unpickling errors of foreign files
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        raise ValueError(
+            f"{path} is not an asetools checkpoint ({type(error).__name__}: {first_line})"
+        ) from error
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT_NAME:
+        raise ValueError(
+            f"{path} is not an asetools checkpoint (no '{FORMAT_NAME}' header); "
+            "was it written by another program?"
+        )
+    missing = [key for key in _REQUIRED if key not in payload]
+    if missing:
+        raise ValueError(f"checkpoint {path} is missing {', '.join(missing)}; the file is damaged")
+    if payload["format_version"] > FORMAT_VERSION:
+        raise ValueError(
+            f"checkpoint {path} has format version {payload['format_version']}, newer than this "
+            f"asetools {__version__} reads ({FORMAT_VERSION}); upgrade asetools"
+        )
+    return payload
+
+
+def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
+    """Build the model stored at ``path`` and load its weights (on the CPU).
+
+    The checkpoint's metadata is available as ``model.checkpoint_metadata``.
+    """
+    payload = read_checkpoint(path)
+    kind = payload["kind"]
+    if kind not in MODEL_CLASSES:
+        raise ValueError(
+            f"checkpoint {path} holds a model of unknown kind {kind!r}; this asetools "
+            f"{__version__} knows {', '.join(sorted(MODEL_CLASSES))}"
+        )
+    model_class = MODEL_CLASSES[kind]
+    try:
+        model = model_class.from_config(payload["config"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"checkpoint {path}: invalid {kind} config: {error}") from error
+    try:
+        model.load_state_dict(payload["state_dict"])
+    except RuntimeError as error:
+        raise ValueError(f"checkpoint {path}: weights do not fit the {kind} config: {error}") from error
+    if list(payload["species"]) != model.species or float(payload["cutoff"]) != model.cutoff:
+        raise ValueError(f"checkpoint {path}: species/cutoff disagree with the stored config; the file is damaged")
+    model.checkpoint_metadata = dict(payload.get("metadata", {}))
+    return model

@@ -1,0 +1,3 @@
+"""Readers and writers of volumetric files (CHGCAR, Gaussian cube)."""
+
+__all__: list[str] = []

@@ -1,0 +1,52 @@
+"""Small structures made on the fly, shared by the tests."""
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.cluster import Icosahedron
+
+ARGON = dict(sigma=3.4, epsilon=0.0104, cutoff=8.5)
+
+
+def rattled_argon(repeat=(2, 2, 2), seed=0, scale=0.1) -> Atoms:
+    """fcc argon near its LJ density, rattled so that no force vanishes by symmetry."""
+    atoms = bulk("Ar", "fcc", a=5.26, cubic=True) * repeat
+    atoms.rattle(scale, seed=seed)
+    return atoms
+
+
+def triclinic_argon(seed=0) -> Atoms:
+    """A sheared, rattled argon crystal in a triclinic cell."""
+    atoms = bulk("Ar", "fcc", a=5.26) * (3, 3, 3)
+    cell = atoms.cell.array.copy()
+    cell[2] += 0.3 * cell[0] - 0.2 * cell[1]
+    atoms.set_cell(cell, scale_atoms=True)
+    atoms.rattle(0.1, seed=seed)
+    return atoms
+
+
+def argon_cluster(seed=0) -> Atoms:
+    """A rattled 55-atom argon icosahedron with no cell and no periodicity."""
+    atoms = Icosahedron("Ar", noshells=3, latticeconstant=5.26)
+    atoms.rattle(0.1, seed=seed)
+    atoms.set_cell(np.zeros((3, 3)))
+    atoms.pbc = False
+    return atoms
+
+
+@pytest.fixture
+def argon_crystal():
+    return rattled_argon()
+
+
+@pytest.fixture
+def argon_small_cell():
+    """One-atom primitive fcc cell: much smaller than the 8.5 Å cutoff."""
+    atoms = bulk("Ar", "fcc", a=5.1)
+    return atoms
+
+
+@pytest.fixture
+def argon_molecule():
+    return argon_cluster()

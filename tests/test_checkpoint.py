@@ -1,0 +1,91 @@
+"""Checkpoint round trip, atomic writes, and clear errors for damaged files."""
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from asetools.calculators import PotentialCalc
+from asetools.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
+from asetools.models import LennardJones
+from conftest import rattled_argon
+
+
+@pytest.fixture
+def model():
+    return LennardJones(species=["Ar", "Kr"], sigma=[3.4, 3.6], epsilon=[0.0104, 0.014], cutoff=8.0, smooth=True)
+
+
+def test_round_trip_gives_identical_results(tmp_path, model):
+    path = save_checkpoint(model, tmp_path / "lj.pt", metadata={"dataset": "none", "epochs": 0})
+    atoms = rattled_argon()
+    atoms.symbols[::2] = "Kr"
+    results = []
+    for source in (model, path):
+        atoms.calc = PotentialCalc(source, dtype="float64")
+        results.append((atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+    np.testing.assert_array_equal(results[0][2], results[1][2])
+    loaded = load_checkpoint(path)
+    assert loaded.config == model.config
+    assert loaded.checkpoint_metadata == {"dataset": "none", "epochs": 0}
+    header = read_checkpoint(path)
+    assert header["kind"] == "LennardJones" and header["species"] == ["Ar", "Kr"] and header["cutoff"] == 8.0
+
+
+def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path, model, monkeypatch):
+    path = tmp_path / "model.pt"
+    save_checkpoint(model, path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("simulated crash while writing")
+
+    monkeypatch.setattr(torch, "save", crash)
+    with pytest.raises(KeyboardInterrupt):
+        save_checkpoint(LennardJones(species=["Ar"]), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.pt"]
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        PotentialCalc(tmp_path / "nope.pt")
+
+
+def test_not_a_checkpoint(tmp_path):
+    text = tmp_path / "notes.pt"
+    text.write_text("these are not weights\n")
+    with pytest.raises(ValueError, match="not a readable checkpoint|not an asetools checkpoint"):
+        load_checkpoint(text)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(3)}, other)
+    with pytest.raises(ValueError, match="not an asetools checkpoint"):
+        load_checkpoint(other)
+
+
+def test_truncated_file(tmp_path, model):
+    path = save_checkpoint(model, tmp_path / "model.pt")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_checkpoint(path)
+
+
+def test_unknown_kind_and_damaged_contents(tmp_path, model):
+    path = save_checkpoint(model, tmp_path / "model.pt")
+    payload = torch.load(path, weights_only=True)
+    torch.save({**payload, "kind": "Hologram"}, path)
+    with pytest.raises(ValueError, match="unknown kind 'Hologram'.*knows LennardJones"):
+        load_checkpoint(path)
+    torch.save({k: v for k, v in payload.items() if k != "state_dict"}, path)
+    with pytest.raises(ValueError, match="missing state_dict"):
+        load_checkpoint(path)
+    torch.save({**payload, "config": {**payload["config"], "cutoff": "far"}}, path)
+    with pytest.raises(ValueError, match="invalid LennardJones config.*cutoff"):
+        load_checkpoint(path)
+    torch.save({**payload, "format_version": 99}, path)
+    with pytest.raises(ValueError, match="upgrade asetools"):
+        load_checkpoint(path)
