@@ -77,8 +77,12 @@ class AtomicGraph:
     def edge_vectors(self) -> torch.Tensor:
         """Edge vectors ``r_j - r_i + S @ cell`` in Å, shape ``[E, 3]``, differentiable."""
         centre, neighbour = self.edge_index[0], self.edge_index[1]
-        edge_cell = self.cell[self.batch[centre]]  # [E, 3, 3]
-        shift = torch.einsum("ek,ekl->el", self.edge_shift, edge_cell)
+        if self.cell.shape[0] == 1:
+            # one structure: a matmul, whose backward to the cell is cheap
+            shift = self.edge_shift @ self.cell[0]
+        else:
+            edge_cell = self.cell[self.batch[centre]]  # [E, 3, 3]
+            shift = torch.einsum("ek,ekl->el", self.edge_shift, edge_cell)
         return self.positions[neighbour] - self.positions[centre] + shift
 
     def replace(self, **changes: torch.Tensor) -> AtomicGraph:
@@ -145,9 +149,9 @@ def build_graph(
         where = f"structure {frame_no}: " if len(frames) > 1 else ""
         pos, cell, pbc = _checked_geometry(frame, where)
         idx = _species_indices(frame, table, species, where)
-        i, j, shifts = _neighbours(pos, cell, pbc, cutoff)
+        i, j, shifts, distances = _neighbours(pos, cell, pbc, cutoff)
         if min_distance is not None and len(i):
-            _check_min_distance(pos, cell, i, j, shifts, min_distance, where)
+            _check_min_distance(i, j, distances, min_distance, where)
         positions.append(pos)
         species_idx.append(idx)
         cells.append(cell)
@@ -215,13 +219,13 @@ def _species_indices(frame: Atoms, table: np.ndarray, species: Sequence[str], wh
 
 def _neighbours(
     pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Directed neighbour pairs ``(i, j, S)`` with ``|r_j - r_i + S @ cell| < cutoff``."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Directed pairs ``(i, j, S, d)`` with ``d = |r_j - r_i + S @ cell| < cutoff``."""
     if len(pos) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3))
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0)
     search_cell, origin = _search_box(pos, cell, pbc)
-    i, j, shifts = neighbour_list(
-        "ijS",
+    i, j, shifts, distances = neighbour_list(
+        "ijSd",
         positions=pos,
         cell=search_cell,
         pbc=pbc,
@@ -229,7 +233,7 @@ def _neighbours(
         numbers=np.zeros(len(pos), dtype=np.int32),
         cell_origin=origin,
     )
-    return i.astype(np.int64), j.astype(np.int64), shifts.astype(np.float64)
+    return i.astype(np.int64), j.astype(np.int64), shifts.astype(np.float64), distances
 
 
 def _search_box(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -264,21 +268,12 @@ def _search_box(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[np.
 
 
 def _check_min_distance(
-    pos: np.ndarray,
-    cell: np.ndarray,
-    i: np.ndarray,
-    j: np.ndarray,
-    shifts: np.ndarray,
-    min_distance: float,
-    where: str,
+    i: np.ndarray, j: np.ndarray, distances: np.ndarray, min_distance: float, where: str
 ) -> None:
-    distances = np.linalg.norm(pos[j] - pos[i] + shifts @ cell, axis=1)
     closest = int(np.argmin(distances))
     if distances[closest] < min_distance:
         a, b = int(i[closest]), int(j[closest])
-        what = (
-            f"atom {a} and its own periodic image" if a == b else f"atoms {a} and {b}"
-        )
+        what = f"atom {a} and its own periodic image" if a == b else f"atoms {a} and {b}"
         raise ValueError(
             f"{where}{what} are {distances[closest]:.4f} Å apart, closer than {min_distance} Å: "
             "the structure is unphysical (overlapping atoms, or positions not in Å)"
