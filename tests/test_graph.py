@@ -145,3 +145,12 @@ def test_error_in_a_batch_names_the_structure():
     bad = Atoms("Ar2", positions=[[0, 0, 0], [np.inf, 0, 0]])
     with pytest.raises(ValueError, match="structure 1: positions contain NaN or inf"):
         build_graph([good, bad], 5.0, ["Ar"])
+
+
+def test_mixed_pbc_with_atoms_far_outside_the_box_along_the_open_axis():
+    slab = fcc111("Cu", size=(2, 2, 3), vacuum=4.0)  # full-rank cell, open along z
+    slab.pbc = [True, True, False]
+    slab.positions[0, 2] -= 15.0  # an adatom far below the box
+    slab.positions[1, 2] += 25.0  # and one far above it
+    slab.positions[2, :2] += 30.0  # unwrapped along the periodic directions
+    assert_same_edges_as_ase(slab, cutoff=5.0)
