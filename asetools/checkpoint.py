@@ -15,7 +15,7 @@ import torch
 
 from . import __version__
 from ._files import atomic_path
-from .models import MODEL_CLASSES, EnergyModel
+from .models import MODEL_CLASSES, EnergyModel, Potential
 
 __all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -34,7 +34,8 @@ def save_checkpoint(
         path: destination file; its directory must exist.
         metadata: extra plain-Python information (training data hash, metrics, ...).
     """
-    model = getattr(model, "model", model) if not isinstance(model, EnergyModel) else model
+    if isinstance(model, Potential):
+        model = model.model
     if not isinstance(model, EnergyModel):
         raise TypeError(f"save_checkpoint needs an asetools EnergyModel, got {type(model).__name__}")
     payload = {

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import os
 
-import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
@@ -75,7 +74,7 @@ class PotentialCalc(Calculator):
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> PotentialCalc:
         """Load the model in the checkpoint at ``path`` and wrap it in a calculator."""
-        return cls(load_checkpoint(path), **kwargs)
+        return cls(os.fspath(path), **kwargs)
 
     @property
     def model(self) -> EnergyModel:
