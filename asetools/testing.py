@@ -58,14 +58,17 @@ def check_invariance(
     seed: int = 0,
     atol: float = 1e-10,
     rtol: float = 1e-10,
+    reflection: bool = True,
 ) -> dict[str, float]:
-    """Check rotation, translation and permutation symmetry of ``calc`` on ``atoms``.
+    """Check rotation, reflection, translation and permutation symmetry of ``calc`` on ``atoms``.
 
     Under a random rotation ``R`` (applied to positions and cell) the energy and
     per-atom energies must be unchanged, forces must rotate (``F R^T``) and stress
     must transform as ``R sigma R^T``. A random translation must change nothing.
     A random permutation of the atoms must permute forces and per-atom energies
-    and leave the energy unchanged.
+    and leave the energy unchanged. With ``reflection`` the same holds for a random
+    improper rotation (a rotation times a mirror), as it must for any energy that does
+    not tell a structure from its mirror image.
 
     Returns:
         the largest absolute deviation of every compared quantity.
@@ -75,26 +78,33 @@ def check_invariance(
     reference = _evaluate(calc, atoms, has_stress)
     errors: dict[str, float] = {}
 
-    rotation = random_rotation(rng)
-    rotated = atoms.copy()
-    rotated.positions = atoms.positions @ rotation.T
-    rotated.cell = atoms.cell.array @ rotation.T
-    result = _evaluate(calc, rotated, has_stress)
-    errors["rotation/energy"] = _assert_close("energy after rotation", result["energy"], reference["energy"], atol, rtol)
-    errors["rotation/energies"] = _assert_close(
-        "per-atom energies after rotation", result["energies"], reference["energies"], atol, rtol
-    )
-    errors["rotation/forces"] = _assert_close(
-        "forces must rotate with the structure", result["forces"], reference["forces"] @ rotation.T, atol, rtol
-    )
-    if has_stress:
-        errors["rotation/stress"] = _assert_close(
-            "stress must transform as R s R^T",
-            result["stress"],
-            rotation @ reference["stress"] @ rotation.T,
+    transforms = {"rotation": random_rotation(rng)}
+    if reflection:
+        transforms["reflection"] = random_rotation(rng) @ np.diag([-1.0, 1.0, 1.0])
+    for name, rotation in transforms.items():
+        rotated = atoms.copy()
+        rotated.positions = atoms.positions @ rotation.T
+        rotated.cell = atoms.cell.array @ rotation.T
+        result = _evaluate(calc, rotated, has_stress)
+        errors[f"{name}/energy"] = _assert_close(f"energy after {name}", result["energy"], reference["energy"], atol, rtol)
+        errors[f"{name}/energies"] = _assert_close(
+            f"per-atom energies after {name}", result["energies"], reference["energies"], atol, rtol
+        )
+        errors[f"{name}/forces"] = _assert_close(
+            f"forces must follow the {name} of the structure",
+            result["forces"],
+            reference["forces"] @ rotation.T,
             atol,
             rtol,
         )
+        if has_stress:
+            errors[f"{name}/stress"] = _assert_close(
+                f"stress must transform as R s R^T under {name}",
+                result["stress"],
+                rotation @ reference["stress"] @ rotation.T,
+                atol,
+                rtol,
+            )
 
     translated = atoms.copy()
     translated.positions = atoms.positions + rng.normal(scale=3.0, size=3)

@@ -99,8 +99,11 @@ class PotentialCalc(Calculator):
             device=self.device,
             min_distance=self.min_distance,
         )
+        # Stress costs a strained copy of the geometry in the autograd graph, so it is
+        # only computed when asked for (MD and most optimisers need forces only).
         has_cell = self.atoms.cell.rank == 3
-        output = self.potential(graph, compute_forces=True, compute_stress=has_cell)
+        wants_stress = has_cell and "stress" in (properties or ())
+        output = self.potential(graph, compute_forces=True, compute_stress=wants_stress)
         energy = float(output.energy.detach()[0])
         self.results = {
             "energy": energy,
@@ -108,6 +111,6 @@ class PotentialCalc(Calculator):
             "energies": output.atom_energies.detach().cpu().double().numpy(),
             "forces": output.forces.detach().cpu().double().numpy(),
         }
-        if has_cell:
+        if wants_stress:
             stress = output.stress[0].detach().cpu().double().numpy()
             self.results["stress"] = full_3x3_to_voigt_6_stress(stress)

@@ -1,0 +1,261 @@
+"""Allegro: a strictly local equivariant interatomic potential (Musaelian et al., Nat. Commun. 2023).
+
+This follows the architecture as the nequip-allegro package maintains it:
+
+- radial Bessel basis times a polynomial cutoff, projected to ``num_scalar_features``
+  and multiplied by learned centre- and neighbour-species embeddings, then a bias-free
+  two-body MLP: the initial per-edge scalar latent;
+- a tensor embedding: spherical harmonics of the edge direction weighted per channel
+  and degree by a linear map of the latent;
+- ``num_layers`` Allegro layers. Each weights the spherical harmonics of every edge by
+  the latent, sums them over the centre atom's edges (divided by the square root of
+  the average neighbour count), couples every edge's tensor features with that sum by
+  a channel-wise Clebsch-Gordan product (:class:`ChannelwiseTensorProduct`), and feeds
+  the resulting scalars with the old latent to a bias-free latent MLP. From the
+  paper we keep the residual latent update ``(old + new) / sqrt(2)``. The last
+  layer computes scalar outputs only;
+- a bias-free readout MLP gives one energy per edge, summed onto its centre atom
+  (divided by ``sqrt(2 * avg_num_neighbors)``), then scaled and shifted per species.
+
+Because nothing passes messages between atoms, an atom's energy depends only on the
+atoms within ``r_max`` of it, and every feature of an edge vanishes smoothly as its
+length reaches ``r_max`` (bias-free layers keep the cutoff envelope's zero).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+from e3nn import o3
+
+from ..graph import AtomicGraph
+from .base import EnergyModel
+from .mlp import ScalarMLP
+from .radial import BesselBasis, PolynomialCutoff
+from .tensor_product import ChannelwiseTensorProduct, allowed_irreps, spherical_harmonic_irreps
+
+__all__ = ["Allegro", "AllegroConfig"]
+
+
+@dataclass
+class AllegroConfig:
+    """Hyperparameters of :class:`Allegro` (stored in every checkpoint).
+
+    Attributes:
+        species: element symbols, in the order of species indices.
+        r_max: cutoff radius in Å.
+        l_max: largest spherical-harmonic degree of the tensor features (1 to 3).
+        parity: also carry pseudo-tensor features (odd under mirroring, e.g. cross
+            products). Without it only tensors with the parity of spherical
+            harmonics are kept. The energy is invariant under rotations and mirror
+            images either way.
+        num_layers: number of Allegro layers (at least 1).
+        num_scalar_features: width of the per-edge scalar latent (even: half of the
+            species embedding comes from the centre atom, half from the neighbour).
+        num_tensor_features: channels of the per-edge tensor features.
+        num_bessels: number of radial Bessel functions.
+        polynomial_cutoff_p: exponent ``p`` of the cutoff envelope.
+        trainable_bessel: learn the Bessel frequencies.
+        two_body_mlp_hidden: hidden widths of the two-body MLP.
+        latent_mlp_hidden: hidden widths of each layer's latent MLP.
+        readout_mlp_hidden: hidden widths of the per-edge energy readout.
+        avg_num_neighbors: average number of neighbours within ``r_max`` in the
+            training data; normalises the environment sums.
+        per_species_energy_scales: eV, one per species (e.g. the force RMS of the data).
+        per_species_energy_shifts: eV, one per species (e.g. mean energy per atom, or
+            isolated-atom energies).
+    """
+
+    species: list[str]
+    r_max: float = 5.0
+    l_max: int = 1
+    parity: bool = True
+    num_layers: int = 2
+    num_scalar_features: int = 64
+    num_tensor_features: int = 32
+    num_bessels: int = 8
+    polynomial_cutoff_p: int = 6
+    trainable_bessel: bool = True
+    two_body_mlp_hidden: list[int] = field(default_factory=lambda: [64, 64])
+    latent_mlp_hidden: list[int] = field(default_factory=lambda: [64])
+    readout_mlp_hidden: list[int] = field(default_factory=lambda: [32])
+    avg_num_neighbors: float = 1.0
+    per_species_energy_scales: list[float] | None = None
+    per_species_energy_shifts: list[float] | None = None
+
+    def __post_init__(self):
+        self.species = list(self.species)
+        self.two_body_mlp_hidden = list(self.two_body_mlp_hidden)
+        self.latent_mlp_hidden = list(self.latent_mlp_hidden)
+        self.readout_mlp_hidden = list(self.readout_mlp_hidden)
+        n = len(self.species)
+        if n == 0:
+            raise ValueError("species: give at least one element")
+        if len(set(self.species)) != n:
+            raise ValueError(f"species: every element must appear once, got {self.species}")
+        if not self.r_max > 0:
+            raise ValueError(f"r_max: must be positive, got {self.r_max}")
+        if self.l_max not in (1, 2, 3):
+            raise ValueError(f"l_max: must be 1, 2 or 3, got {self.l_max}")
+        if not isinstance(self.parity, bool):
+            raise ValueError(f"parity: must be true or false, got {self.parity!r}")
+        if self.num_layers < 1:
+            raise ValueError(f"num_layers: need at least 1, got {self.num_layers}")
+        if self.num_scalar_features < 2 or self.num_scalar_features % 2:
+            raise ValueError(f"num_scalar_features: must be an even number >= 2, got {self.num_scalar_features}")
+        for name in ("num_tensor_features", "num_bessels"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
+        if self.polynomial_cutoff_p < 2:
+            raise ValueError(f"polynomial_cutoff_p: must be at least 2, got {self.polynomial_cutoff_p}")
+        for name in ("two_body_mlp_hidden", "latent_mlp_hidden", "readout_mlp_hidden"):
+            if any(width < 1 for width in getattr(self, name)):
+                raise ValueError(f"{name}: every hidden width must be at least 1, got {getattr(self, name)}")
+        if not self.avg_num_neighbors > 0:
+            raise ValueError(f"avg_num_neighbors: must be positive, got {self.avg_num_neighbors}")
+        for name, default in (("per_species_energy_scales", 1.0), ("per_species_energy_shifts", 0.0)):
+            values = getattr(self, name)
+            if values is None:
+                values = [default] * n
+            values = [float(v) for v in values]
+            if len(values) != n:
+                raise ValueError(f"{name}: expected one value per species {self.species}, got {len(values)}")
+            if not all(math.isfinite(v) for v in values):
+                raise ValueError(f"{name}: values must be finite, got {values}")
+            setattr(self, name, values)
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.r_max)
+
+
+class AllegroLayer(torch.nn.Module):
+    """One Allegro layer: environment sum, channel-wise tensor product, latent update."""
+
+    def __init__(self, config: AllegroConfig, input_irreps, last: bool):
+        super().__init__()
+        channels = config.num_tensor_features
+        self.sh_irreps = spherical_harmonic_irreps(config.l_max)
+        self.env_weights = torch.nn.Linear(config.num_scalar_features, channels * len(self.sh_irreps), bias=False)
+        torch.nn.init.normal_(self.env_weights.weight, std=config.num_scalar_features**-0.5)
+        output_irreps = [(0, 1)] if last else allowed_irreps(config.l_max, config.parity)
+        self.tensor_product = ChannelwiseTensorProduct(input_irreps, self.sh_irreps, output_irreps, channels)
+        self.output_irreps = self.tensor_product.output_irreps
+        if self.output_irreps[0] != (0, 1):
+            raise RuntimeError("internal: scalars must come first among the output irreps")
+        self.latent_mlp = ScalarMLP(
+            config.num_scalar_features + channels, config.latent_mlp_hidden, config.num_scalar_features
+        )
+        self.env_normalisation = config.avg_num_neighbors**-0.5
+        self.channels = channels
+
+    def forward(
+        self,
+        latent: torch.Tensor,
+        tensors: torch.Tensor,
+        harmonics: torch.Tensor,
+        degree_of_component: torch.Tensor,
+        centre: torch.Tensor,
+        num_atoms: int,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One layer.
+
+        Args:
+            latent: ``[E, S]`` scalar latent of every edge.
+            tensors: ``[E, C, D_in]`` tensor features of every edge.
+            harmonics: ``[E, (l_max+1)^2]`` spherical harmonics of the edge directions.
+            degree_of_component: ``[(l_max+1)^2]`` degree ``l`` of each harmonic component.
+            centre: ``[E]`` centre atom of every edge.
+            num_atoms: number of atoms ``N``.
+
+        Returns:
+            the new latent ``[E, S]`` and tensor features ``[E, C, D_out]``.
+        """
+        weights = self.env_weights(latent).view(latent.shape[0], self.channels, len(self.sh_irreps))
+        env_edges = weights[..., degree_of_component] * harmonics.unsqueeze(1)  # [E, C, (l_max+1)^2]
+        env_atoms = torch.zeros(
+            (num_atoms, *env_edges.shape[1:]), dtype=env_edges.dtype, device=env_edges.device
+        ).index_add_(0, centre, env_edges)
+        env = env_atoms.index_select(0, centre) * self.env_normalisation
+        tensors = self.tensor_product(tensors, env)
+        scalars = tensors[..., 0]  # the first output irrep is (0, +1)
+        update = self.latent_mlp(torch.cat([latent, scalars], dim=-1))
+        latent = (latent + update) * 0.5**0.5
+        return latent, tensors
+
+
+class Allegro(EnergyModel):
+    """Allegro energy model, ``forward(graph) -> per-atom energies [N]`` in eV.
+
+    Build it with ``Allegro(AllegroConfig(species=["Cu"], r_max=5.0, l_max=2))`` or
+    ``Allegro.from_config({...})``. See :class:`AllegroConfig` for the hyperparameters.
+    """
+
+    kind = "allegro"
+    config_class = AllegroConfig
+
+    def __init__(self, config: AllegroConfig):
+        super().__init__(config)
+        num_species = len(config.species)
+        scalars = config.num_scalar_features
+        channels = config.num_tensor_features
+        self.radial_basis = BesselBasis(config.r_max, config.num_bessels, trainable=config.trainable_bessel)
+        self.cutoff_envelope = PolynomialCutoff(config.r_max, config.polynomial_cutoff_p)
+        self.radial_projection = torch.nn.Linear(config.num_bessels, scalars, bias=False)
+        torch.nn.init.normal_(self.radial_projection.weight, std=config.num_bessels**-0.5)
+        self.centre_embedding = torch.nn.Embedding(num_species, scalars // 2)
+        self.neighbour_embedding = torch.nn.Embedding(num_species, scalars // 2)
+        self.two_body_mlp = ScalarMLP(scalars, config.two_body_mlp_hidden, scalars)
+
+        self.sh_irreps = spherical_harmonic_irreps(config.l_max)
+        degree_of_component = [l for l, _ in self.sh_irreps for _ in range(2 * l + 1)]
+        self.register_buffer("degree_of_component", torch.tensor(degree_of_component), persistent=False)
+        self.tensor_embedding = torch.nn.Linear(scalars, channels * len(self.sh_irreps), bias=False)
+        torch.nn.init.normal_(self.tensor_embedding.weight, std=scalars**-0.5)
+
+        layers = []
+        irreps = self.sh_irreps
+        for index in range(config.num_layers):
+            layer = AllegroLayer(config, irreps, last=index == config.num_layers - 1)
+            layers.append(layer)
+            irreps = layer.output_irreps
+        self.layers = torch.nn.ModuleList(layers)
+        self.readout_mlp = ScalarMLP(scalars, config.readout_mlp_hidden, 1)
+        self.edge_sum_normalisation = (2.0 * config.avg_num_neighbors) ** -0.5
+        self.register_buffer(
+            "energy_scales", torch.tensor(config.per_species_energy_scales), persistent=False
+        )
+        self.register_buffer(
+            "energy_shifts", torch.tensor(config.per_species_energy_shifts), persistent=False
+        )
+
+    @property
+    def cutoff(self) -> float:
+        return float(self.config.r_max)
+
+    def forward(self, graph: AtomicGraph) -> torch.Tensor:
+        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
+        vectors = graph.edge_vectors()
+        lengths = torch.linalg.vector_norm(vectors, dim=-1)
+        harmonics = o3.spherical_harmonics(
+            list(range(self.config.l_max + 1)), vectors, normalize=True, normalization="component"
+        )
+        radial = self.radial_basis(lengths) * self.cutoff_envelope(lengths).unsqueeze(-1)
+        species = graph.species
+        embedding = torch.cat(
+            [self.centre_embedding(species[centre]), self.neighbour_embedding(species[neighbour])], dim=-1
+        )
+        latent = self.two_body_mlp(self.radial_projection(radial) * embedding)
+
+        weights = self.tensor_embedding(latent).view(latent.shape[0], self.config.num_tensor_features, len(self.sh_irreps))
+        tensors = weights[..., self.degree_of_component] * harmonics.unsqueeze(1)
+        num_atoms = graph.num_atoms
+        for layer in self.layers:
+            latent, tensors = layer(latent, tensors, harmonics, self.degree_of_component, centre, num_atoms)
+
+        edge_energy = self.readout_mlp(latent).squeeze(-1) * self.edge_sum_normalisation
+        atom_energy = torch.zeros(num_atoms, dtype=edge_energy.dtype, device=edge_energy.device)
+        atom_energy = atom_energy.index_add(0, centre, edge_energy)
+        return atom_energy * self.energy_scales[species] + self.energy_shifts[species]
