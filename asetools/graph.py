@@ -19,7 +19,7 @@ from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 from matscipy.neighbours import neighbour_list
 
-__all__ = ["AtomicGraph", "build_graph", "species_index_table", "MIN_DISTANCE"]
+__all__ = ["AtomicGraph", "batch_graphs", "build_graph", "species_index_table", "MIN_DISTANCE"]
 
 #: Default closest allowed approach of two atoms, in Å. Closer atoms are an error.
 MIN_DISTANCE = 0.1
@@ -103,6 +103,29 @@ class AtomicGraph:
             else:
                 changes[field.name] = value.to(device=device)
         return dataclasses.replace(self, **changes)
+
+
+def batch_graphs(graphs: Sequence[AtomicGraph]) -> AtomicGraph:
+    """Join graphs (each of one or more structures) into one batch, in the given order.
+
+    Gives the same graph as :func:`build_graph` on the concatenated list of
+    structures, without searching neighbours again (training builds each structure's
+    graph once and batches them every epoch).
+    """
+    if not graphs:
+        raise ValueError("batch_graphs: need at least one graph")
+    atom_offsets = np.cumsum([0] + [g.num_atoms for g in graphs[:-1]])
+    structure_offsets = np.cumsum([0] + [g.num_graphs for g in graphs[:-1]])
+    return AtomicGraph(
+        positions=torch.cat([g.positions for g in graphs]),
+        species=torch.cat([g.species for g in graphs]),
+        cell=torch.cat([g.cell for g in graphs]),
+        pbc=torch.cat([g.pbc for g in graphs]),
+        batch=torch.cat([g.batch + int(offset) for g, offset in zip(graphs, structure_offsets)]),
+        edge_index=torch.cat([g.edge_index + int(offset) for g, offset in zip(graphs, atom_offsets)], dim=1),
+        edge_shift=torch.cat([g.edge_shift for g in graphs]),
+        n_atoms=torch.cat([g.n_atoms for g in graphs]),
+    )
 
 
 def species_index_table(species: Sequence[str]) -> np.ndarray:

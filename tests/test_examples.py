@@ -24,3 +24,15 @@ def test_lj_argon_md_conserves_energy():
     speed = float(re.search(r"speed\s+(\S+) atom-steps/s", out).group(1))
     assert drift < 0.05  # meV/atom over 200 fs with a smooth cutoff in float64
     assert speed > 0
+
+
+def test_allegro_quickstart_trains_and_runs_md(tmp_path):
+    out = run_example("allegro_cu_quickstart.py", "--out", str(tmp_path))
+    assert (tmp_path / "cu_allegro.pt").is_file()
+    trained, untrained = map(float, re.search(r"force MAE (\S+) meV/Å \(untrained: (\S+) meV/Å\)", out).groups())
+    assert trained < 0.25 * untrained
+    fluctuation = float(re.search(r"total-energy range (\S+) meV/atom", out).group(1))
+    assert fluctuation < 1.0  # NVE at 2 fs, float32: well under 1 meV/atom over 100 fs
+    assert float(re.search(r"speed (\S+) atom-steps/s", out).group(1)) > 0
+    md_error = float(re.search(r"along the trajectory (\S+) meV/Å", out).group(1))
+    assert md_error < 0.25 * untrained

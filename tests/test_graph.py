@@ -8,6 +8,7 @@ from ase.build import bulk, fcc111, molecule
 from ase.neighborlist import neighbor_list
 
 from asetools.graph import build_graph
+from conftest import argon_cluster, rattled_argon
 
 
 def edge_set(i, j, shifts):
@@ -154,3 +155,15 @@ def test_mixed_pbc_with_atoms_far_outside_the_box_along_the_open_axis():
     slab.positions[1, 2] += 25.0  # and one far above it
     slab.positions[2, :2] += 30.0  # unwrapped along the periodic directions
     assert_same_edges_as_ase(slab, cutoff=5.0)
+
+
+def test_batch_graphs_equals_building_the_batch_at_once():
+    from asetools.graph import batch_graphs
+
+    frames = [rattled_argon(seed=s) for s in range(3)]
+    frames[1] = argon_cluster()
+    species = ["Ar"]
+    joined = batch_graphs([build_graph(f, 6.0, species) for f in frames[:2]] + [build_graph(frames[2:], 6.0, species)])
+    direct = build_graph(frames, 6.0, species)
+    for name in ("positions", "species", "cell", "pbc", "batch", "edge_index", "edge_shift", "n_atoms"):
+        assert torch.equal(getattr(joined, name), getattr(direct, name)), name
