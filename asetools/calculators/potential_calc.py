@@ -45,6 +45,8 @@ class PotentialCalc(Calculator):
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    #: The model class this calculator accepts; subclasses for one model narrow it.
+    model_class: type[EnergyModel] = EnergyModel
 
     def __init__(
         self,
@@ -55,15 +57,22 @@ class PotentialCalc(Calculator):
         **kwargs,
     ):
         super().__init__(**kwargs)
+        source = "the model"
         if isinstance(model, (str, os.PathLike)):
+            source = f"the checkpoint {os.fspath(model)!r}"
             model = load_checkpoint(model)
         elif isinstance(model, torch.nn.Module):
             model = copy.deepcopy(model)
         else:
             raise TypeError(
-                f"PotentialCalc needs a model, a Potential or a checkpoint path, got {type(model).__name__}"
+                f"{type(self).__name__} needs a model, a Potential or a checkpoint path, got {type(model).__name__}"
             )
         potential = model if isinstance(model, Potential) else Potential(model)
+        if not isinstance(potential.model, self.model_class):
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.model_class.__name__} model, but {source} is a "
+                f"{type(potential.model).__name__}; use asetools.calculators.PotentialCalc for other models"
+            )
         self.device = torch.device(device)
         self.dtype = _parse_dtype(dtype)
         self.min_distance = min_distance
