@@ -65,9 +65,7 @@ def train(args: argparse.Namespace) -> tuple[Allegro, dict]:
             two_body_mlp_hidden=[32],
             latent_mlp_hidden=[32],
             readout_mlp_hidden=[16],
-            avg_num_neighbors=stats.avg_num_neighbors,
-            per_species_energy_scales=[stats.energy_scale],
-            per_species_energy_shifts=stats.per_species_energy_shifts,
+            **stats.normalisation(),
         )
     )
     print(f"training on {len(training)} EMT Cu cells ({stats.num_atoms} atoms), validating on {len(validation)}")

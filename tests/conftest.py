@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
 from ase import Atoms
 from ase.build import bulk
 from ase.cluster import Icosahedron
+
+from asetools.models import Allegro, AllegroConfig
 
 ARGON = dict(sigma=3.4, epsilon=0.0104, cutoff=8.5)
 
@@ -50,3 +53,25 @@ def argon_small_cell():
 @pytest.fixture
 def argon_molecule():
     return argon_cluster()
+
+
+def small_allegro(l_max=2, parity=True, species=("Cu", "Au"), seed=0, **overrides) -> Allegro:
+    """A narrow random Allegro model; narrow enough for fast float64 checks."""
+    settings = dict(
+        species=list(species),
+        r_max=4.0,
+        l_max=l_max,
+        parity=parity,
+        num_layers=2,
+        num_scalar_features=16,
+        num_tensor_features=4,
+        two_body_mlp_hidden=[16],
+        latent_mlp_hidden=[16],
+        readout_mlp_hidden=[8],
+        avg_num_neighbors=12.0,
+        per_species_energy_scales=[0.7] * len(species),
+        per_species_energy_shifts=[-3.0 - i for i in range(len(species))],
+    )
+    settings.update(overrides)
+    torch.manual_seed(seed)
+    return Allegro(AllegroConfig(**settings))

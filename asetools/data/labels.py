@@ -12,19 +12,23 @@ def _describe(index: int | None) -> str:
     return "structure" if index is None else f"structure {index}"
 
 
-def read_energy(atoms: Atoms, key: str = "energy", index: int | None = None) -> float:
-    """Reference energy in eV: ``atoms.calc.results[key]`` or ``atoms.info[key]``."""
+def _lookup(atoms: Atoms, key: str, store_name: str, what: str, index: int | None):
+    """``atoms.calc.results[key]``, else ``atoms.<store_name>[key]``, else a ValueError."""
     results = getattr(atoms.calc, "results", None) or {}
     if key in results:
-        value = results[key]
-    elif key in atoms.info:
-        value = atoms.info[key]
-    else:
-        raise ValueError(
-            f"{_describe(index)} has no reference energy {key!r} (looked in the attached calculator's "
-            f"results and in atoms.info, which has {sorted(atoms.info)}); label it or set the energy key"
-        )
-    value = float(np.asarray(value).reshape(()))
+        return results[key]
+    store = getattr(atoms, store_name)
+    if key in store:
+        return store[key]
+    raise ValueError(
+        f"{_describe(index)} has no reference {what} {key!r} (looked in the attached calculator's "
+        f"results and in atoms.{store_name}, which has {sorted(store)}); label it or set the {what} key"
+    )
+
+
+def read_energy(atoms: Atoms, key: str = "energy", index: int | None = None) -> float:
+    """Reference energy in eV: ``atoms.calc.results[key]`` or ``atoms.info[key]``."""
+    value = float(np.asarray(_lookup(atoms, key, "info", "energy", index)).reshape(()))
     if not np.isfinite(value):
         raise ValueError(f"{_describe(index)}: the reference energy {key!r} is {value}")
     return value
@@ -32,17 +36,7 @@ def read_energy(atoms: Atoms, key: str = "energy", index: int | None = None) -> 
 
 def read_forces(atoms: Atoms, key: str = "forces", index: int | None = None) -> np.ndarray:
     """Reference forces ``[N, 3]`` in eV/Å: ``atoms.calc.results[key]`` or ``atoms.arrays[key]``."""
-    results = getattr(atoms.calc, "results", None) or {}
-    if key in results:
-        value = results[key]
-    elif key in atoms.arrays:
-        value = atoms.arrays[key]
-    else:
-        raise ValueError(
-            f"{_describe(index)} has no reference forces {key!r} (looked in the attached calculator's "
-            f"results and in atoms.arrays, which has {sorted(atoms.arrays)}); label it or set the forces key"
-        )
-    forces = np.asarray(value, dtype=float)
+    forces = np.asarray(_lookup(atoms, key, "arrays", "forces", index), dtype=float)
     if forces.shape != (len(atoms), 3):
         raise ValueError(f"{_describe(index)}: forces {key!r} have shape {forces.shape}, expected ({len(atoms)}, 3)")
     if not np.all(np.isfinite(forces)):

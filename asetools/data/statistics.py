@@ -38,6 +38,18 @@ class DatasetStatistics:
         """A per-species energy scale in eV: the force RMS, or 1 if the data has no forces."""
         return self.force_rms if self.force_rms > 0 else 1.0
 
+    def normalisation(self) -> dict[str, object]:
+        """The model-config fields these statistics set, for ``AllegroConfig(..., **stats.normalisation())``.
+
+        ``avg_num_neighbors``, ``per_species_energy_scales`` (the energy scale for every
+        species) and ``per_species_energy_shifts``.
+        """
+        return {
+            "avg_num_neighbors": self.avg_num_neighbors,
+            "per_species_energy_scales": [self.energy_scale] * len(self.per_species_energy_shifts),
+            "per_species_energy_shifts": list(self.per_species_energy_shifts),
+        }
+
 
 def dataset_statistics(
     frames: Sequence[Atoms],

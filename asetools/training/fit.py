@@ -194,8 +194,9 @@ def fit(
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimiser, factor=0.5, patience=5)
     generator = torch.Generator().manual_seed(seed)
     result = FitResult(initial=evaluate_errors(potential, monitor))
+    result.final = result.initial
     best_loss = validation_loss(result.initial)
-    best_state = copy.deepcopy(model.state_dict())
+    best_state = copy.deepcopy(model.state_dict()) if held_out else None
     epoch_range = range(1, epochs + 1)
     if progress:
         tqdm = optional_import("tqdm.auto", extra="progress").tqdm
@@ -216,9 +217,10 @@ def fit(
         metrics = evaluate_errors(potential, monitor)
         loss_now = validation_loss(metrics)
         scheduler.step(loss_now)
-        if loss_now < best_loss:
-            best_loss, result.best_epoch = loss_now, epoch
-            best_state = copy.deepcopy(model.state_dict())
+        if not held_out or loss_now < best_loss:
+            best_loss, result.best_epoch, result.final = loss_now, epoch, metrics
+            if held_out:
+                best_state = copy.deepcopy(model.state_dict())
         record = {
             "epoch": epoch,
             "train_loss": total / count,
@@ -234,11 +236,8 @@ def fit(
         )
         if max_seconds is not None and record["seconds"] >= max_seconds:
             break
-    if not held_out:
-        best_state = copy.deepcopy(model.state_dict())
-        result.best_epoch = len(result.history)
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
-    result.final = evaluate_errors(potential, monitor)
     result.seconds = time.perf_counter() - started
     return result

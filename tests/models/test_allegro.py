@@ -13,30 +13,9 @@ from ase import units
 from asetools.calculators import AllegroCalc
 from asetools.checkpoint import load_checkpoint, save_checkpoint
 from asetools.graph import build_graph
-from asetools.models import Allegro, AllegroConfig, LennardJones, Potential
+from asetools.models import Allegro, LennardJones, Potential
 from asetools.testing import check_forces_fd, check_invariance, check_stress_fd
-
-
-def small_allegro(l_max=2, parity=True, species=("Cu", "Au"), seed=0, **overrides) -> Allegro:
-    """A narrow random Allegro model; narrow enough for fast float64 checks."""
-    settings = dict(
-        species=list(species),
-        r_max=4.0,
-        l_max=l_max,
-        parity=parity,
-        num_layers=2,
-        num_scalar_features=16,
-        num_tensor_features=4,
-        two_body_mlp_hidden=[16],
-        latent_mlp_hidden=[16],
-        readout_mlp_hidden=[8],
-        avg_num_neighbors=12.0,
-        per_species_energy_scales=[0.7] * len(species),
-        per_species_energy_shifts=[-3.0 - i for i in range(len(species))],
-    )
-    settings.update(overrides)
-    torch.manual_seed(seed)
-    return Allegro(AllegroConfig(**settings))
+from conftest import small_allegro
 
 
 def cuau_crystal(seed=0) -> Atoms:

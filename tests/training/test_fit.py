@@ -1,34 +1,19 @@
 """The minimal fit: it learns, it is reproducible, and it rejects bad data clearly."""
 
-import numpy as np
 import pytest
 import torch
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from asetools.data import dataset_statistics, emt_copper_dataset
-from asetools.models import Allegro, AllegroConfig
+from asetools.models import Allegro
 from asetools.training import fit
+from conftest import small_allegro
 
 
 def tiny_allegro(frames, seed=0) -> Allegro:
+    """A one-layer Cu model normalised by the statistics of ``frames``."""
     stats = dataset_statistics(frames, 4.0, ["Cu"])
-    torch.manual_seed(seed)
-    return Allegro(
-        AllegroConfig(
-            species=["Cu"],
-            r_max=4.0,
-            l_max=1,
-            num_layers=1,
-            num_scalar_features=16,
-            num_tensor_features=4,
-            two_body_mlp_hidden=[16],
-            latent_mlp_hidden=[16],
-            readout_mlp_hidden=[8],
-            avg_num_neighbors=stats.avg_num_neighbors,
-            per_species_energy_scales=[stats.energy_scale],
-            per_species_energy_shifts=stats.per_species_energy_shifts,
-        )
-    )
+    return small_allegro(1, species=("Cu",), seed=seed, num_layers=1, **stats.normalisation())
 
 
 @pytest.fixture(scope="module")
