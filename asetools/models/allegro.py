@@ -10,12 +10,17 @@ This follows the architecture as the nequip-allegro package maintains it:
 - ``num_layers`` Allegro layers. Each weights the spherical harmonics of every edge by
   the latent, sums them over the centre atom's edges (divided by the square root of
   the average neighbour count), couples every edge's tensor features with that sum by
-  a channel-wise Clebsch-Gordan product (:class:`ChannelwiseTensorProduct`), and feeds
-  the resulting scalars with the old latent to a bias-free latent MLP. From the
-  paper we keep the residual latent update ``(old + new) / sqrt(2)``. The last
-  layer computes scalar outputs only;
+  a channel-wise Clebsch-Gordan product with one learned weight per path and channel
+  (:class:`ChannelwiseTensorProduct`), and feeds the resulting scalars with the old
+  latent to a bias-free latent MLP. From the paper we keep the residual latent
+  update ``(old + new) / sqrt(2)``. The last layer computes scalar outputs only, and
+  tensor irreps with no path to those scalars are not computed at all;
 - a bias-free readout MLP gives one energy per edge, summed onto its centre atom
   (divided by ``sqrt(2 * avg_num_neighbors)``), then scaled and shifted per species.
+
+The evaluation works on a dense ``[atoms, neighbour slots]`` layout: environment sums
+are reductions over slots, and each centre atom's environment is contracted with the
+coupling coefficients once, leaving one small matrix product per edge and channel.
 
 Because nothing passes messages between atoms, an atom's energy depends only on the
 atoms within ``r_max`` of it, and every feature of an edge vanishes smoothly as its
@@ -34,9 +39,16 @@ from ..graph import AtomicGraph
 from .base import EnergyModel
 from .mlp import ScalarMLP
 from .radial import BesselBasis, PolynomialCutoff
-from .tensor_product import ChannelwiseTensorProduct, allowed_irreps, spherical_harmonic_irreps
+from .neighbour_slots import neighbour_slots
+from .tensor_product import (
+    ChannelwiseTensorProduct,
+    Irrep,
+    allowed_irreps,
+    path_exists,
+    spherical_harmonic_irreps,
+)
 
-__all__ = ["Allegro", "AllegroConfig"]
+__all__ = ["Allegro", "AllegroConfig", "tensor_track_irreps"]
 
 
 @dataclass
@@ -131,16 +143,56 @@ class AllegroConfig:
         return float(self.r_max)
 
 
-class AllegroLayer(torch.nn.Module):
-    """One Allegro layer: environment sum, channel-wise tensor product, latent update."""
+def per_component_linear(
+    latent: torch.Tensor, weight: torch.Tensor, degree_of_component: torch.Tensor, channels: int
+) -> torch.Tensor:
+    """A linear map to one weight per (channel, degree), repeated over each degree's components.
 
-    def __init__(self, config: AllegroConfig, input_irreps, last: bool):
+    ``weight`` is ``[C * L, S]`` (rows ordered channel-major, ``L`` degrees). The rows
+    are repeated before the product, so the result ``[..., C, D]`` (``D`` components)
+    comes from one matrix product; repeating the product's output instead costs an
+    index scatter in the backward pass.
+    """
+    degrees = weight.shape[0] // channels
+    rows = (torch.arange(channels, device=weight.device).unsqueeze(1) * degrees + degree_of_component).flatten()
+    return torch.nn.functional.linear(latent, weight.index_select(0, rows)).unflatten(-1, (channels, -1))
+
+
+def tensor_track_irreps(config: AllegroConfig) -> list[list[Irrep]]:
+    """The output irreps of each layer's tensor product, pruned to those that matter.
+
+    A layer's product can reach every irrep in ``allowed_irreps(l_max, parity)``, but
+    an irrep that no later path couples into the last layer's scalars never changes
+    the energy. Those are dropped (as nequip-allegro does), which saves their paths.
+    """
+    harmonics = spherical_harmonic_irreps(config.l_max)
+    allowed = allowed_irreps(config.l_max, config.parity)
+    outputs, irreps = [], harmonics
+    for index in range(config.num_layers):
+        candidates = [(0, 1)] if index == config.num_layers - 1 else allowed
+        irreps = [out for out in candidates if any(path_exists(a, b, out) for a in irreps for b in harmonics)]
+        outputs.append(irreps)
+    for index in reversed(range(config.num_layers - 1)):
+        needed = outputs[index + 1]
+        outputs[index] = [
+            irrep for irrep in outputs[index] if any(path_exists(irrep, b, out) for b in harmonics for out in needed)
+        ]
+    return outputs
+
+
+class AllegroLayer(torch.nn.Module):
+    """One Allegro layer: environment sum, channel-wise tensor product, latent update.
+
+    Two equivalent evaluations: :meth:`forward` on the dense ``[N, width]`` slot layout
+    (the fast one) and :meth:`forward_edges` on the flat edge list (the plain reference).
+    """
+
+    def __init__(self, config: AllegroConfig, input_irreps: list[Irrep], output_irreps: list[Irrep]):
         super().__init__()
         channels = config.num_tensor_features
         self.sh_irreps = spherical_harmonic_irreps(config.l_max)
         self.env_weights = torch.nn.Linear(config.num_scalar_features, channels * len(self.sh_irreps), bias=False)
         torch.nn.init.normal_(self.env_weights.weight, std=config.num_scalar_features**-0.5)
-        output_irreps = [(0, 1)] if last else allowed_irreps(config.l_max, config.parity)
         self.tensor_product = ChannelwiseTensorProduct(input_irreps, self.sh_irreps, output_irreps, channels)
         self.output_irreps = self.tensor_product.output_irreps
         if self.output_irreps[0] != (0, 1):
@@ -151,7 +203,40 @@ class AllegroLayer(torch.nn.Module):
         self.env_normalisation = config.avg_num_neighbors**-0.5
         self.channels = channels
 
+    def _environment_weights(self, latent: torch.Tensor, degree_of_component: torch.Tensor) -> torch.Tensor:
+        """``[..., S] -> [..., C, (l_max+1)^2]``: one weight per channel and degree, spread over components."""
+        return per_component_linear(latent, self.env_weights.weight, degree_of_component, self.channels)
+
+    def _update_latent(self, latent: torch.Tensor, tensors: torch.Tensor) -> torch.Tensor:
+        scalars = tensors[..., 0]  # the first output irrep is (0, +1)
+        update = self.latent_mlp(torch.cat([latent, scalars], dim=-1))
+        return (latent + update) * 0.5**0.5
+
     def forward(
+        self,
+        latent: torch.Tensor,
+        tensors: torch.Tensor,
+        harmonics: torch.Tensor,
+        degree_of_component: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One layer on the slot layout (padded slots must carry zero latent and tensors).
+
+        Args:
+            latent: ``[N, W, S]`` scalar latent of every edge slot.
+            tensors: ``[N, W, C, D_in]`` tensor features.
+            harmonics: ``[N, W, (l_max+1)^2]`` spherical harmonics of the edge directions.
+            degree_of_component: ``[(l_max+1)^2]`` degree ``l`` of each harmonic component.
+
+        Returns:
+            the new latent ``[N, W, S]`` and tensor features ``[N, W, C, D_out]``.
+        """
+        weights = self._environment_weights(latent, degree_of_component)
+        env = torch.einsum("nwcj,nwj->ncj", weights, harmonics) * self.env_normalisation
+        per_atom_map = self.tensor_product.contract_environment(env)  # [N, C, D_in, D_out]
+        tensors = torch.einsum("nwci,ncik->nwck", tensors, per_atom_map)
+        return self._update_latent(latent, tensors), tensors
+
+    def forward_edges(
         self,
         latent: torch.Tensor,
         tensors: torch.Tensor,
@@ -160,30 +245,14 @@ class AllegroLayer(torch.nn.Module):
         centre: torch.Tensor,
         num_atoms: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """One layer.
-
-        Args:
-            latent: ``[E, S]`` scalar latent of every edge.
-            tensors: ``[E, C, D_in]`` tensor features of every edge.
-            harmonics: ``[E, (l_max+1)^2]`` spherical harmonics of the edge directions.
-            degree_of_component: ``[(l_max+1)^2]`` degree ``l`` of each harmonic component.
-            centre: ``[E]`` centre atom of every edge.
-            num_atoms: number of atoms ``N``.
-
-        Returns:
-            the new latent ``[E, S]`` and tensor features ``[E, C, D_out]``.
-        """
-        weights = self.env_weights(latent).view(latent.shape[0], self.channels, len(self.sh_irreps))
-        env_edges = weights[..., degree_of_component] * harmonics.unsqueeze(1)  # [E, C, (l_max+1)^2]
+        """The same layer on the flat edge list (``[E, ...]`` instead of ``[N, W, ...]``)."""
+        env_edges = self._environment_weights(latent, degree_of_component) * harmonics.unsqueeze(1)
         env_atoms = torch.zeros(
             (num_atoms, *env_edges.shape[1:]), dtype=env_edges.dtype, device=env_edges.device
         ).index_add_(0, centre, env_edges)
         env = env_atoms.index_select(0, centre) * self.env_normalisation
         tensors = self.tensor_product(tensors, env)
-        scalars = tensors[..., 0]  # the first output irrep is (0, +1)
-        update = self.latent_mlp(torch.cat([latent, scalars], dim=-1))
-        latent = (latent + update) * 0.5**0.5
-        return latent, tensors
+        return self._update_latent(latent, tensors), tensors
 
 
 class Allegro(EnergyModel):
@@ -191,6 +260,10 @@ class Allegro(EnergyModel):
 
     Build it with ``Allegro(AllegroConfig(species=["Cu"], r_max=5.0, l_max=2))`` or
     ``Allegro.from_config({...})``. See :class:`AllegroConfig` for the hyperparameters.
+
+    The forward pass works on the dense per-atom slot layout (:mod:`.neighbour_slots`).
+    Setting ``model.reference_path = True`` switches to the plain evaluation on the edge
+    list, path by path; both give the same energies to rounding.
     """
 
     kind = "allegro"
@@ -208,19 +281,16 @@ class Allegro(EnergyModel):
         self.centre_embedding = torch.nn.Embedding(num_species, scalars // 2)
         self.neighbour_embedding = torch.nn.Embedding(num_species, scalars // 2)
         self.two_body_mlp = ScalarMLP(scalars, config.two_body_mlp_hidden, scalars)
-
         self.sh_irreps = spherical_harmonic_irreps(config.l_max)
         degree_of_component = [l for l, _ in self.sh_irreps for _ in range(2 * l + 1)]
         self.register_buffer("degree_of_component", torch.tensor(degree_of_component), persistent=False)
         self.tensor_embedding = torch.nn.Linear(scalars, channels * len(self.sh_irreps), bias=False)
         torch.nn.init.normal_(self.tensor_embedding.weight, std=scalars**-0.5)
-
         layers = []
         irreps = self.sh_irreps
-        for index in range(config.num_layers):
-            layer = AllegroLayer(config, irreps, last=index == config.num_layers - 1)
-            layers.append(layer)
-            irreps = layer.output_irreps
+        for output_irreps in tensor_track_irreps(config):
+            layers.append(AllegroLayer(config, irreps, output_irreps))
+            irreps = layers[-1].output_irreps
         self.layers = torch.nn.ModuleList(layers)
         self.readout_mlp = ScalarMLP(scalars, config.readout_mlp_hidden, 1)
         self.edge_sum_normalisation = (2.0 * config.avg_num_neighbors) ** -0.5
@@ -230,32 +300,63 @@ class Allegro(EnergyModel):
         self.register_buffer(
             "energy_shifts", torch.tensor(config.per_species_energy_shifts), persistent=False
         )
+        self.reference_path = False
 
     @property
     def cutoff(self) -> float:
         return float(self.config.r_max)
 
-    def forward(self, graph: AtomicGraph) -> torch.Tensor:
-        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
-        vectors = graph.edge_vectors()
+    def _edge_embedding(
+        self, vectors: torch.Tensor, centre_species: torch.Tensor, neighbour_species: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Initial latent ``[..., S]``, tensor features ``[..., C, D]`` and harmonics ``[..., D]`` of edges ``[..., 3]``."""
         lengths = torch.linalg.vector_norm(vectors, dim=-1)
         harmonics = o3.spherical_harmonics(
             list(range(self.config.l_max + 1)), vectors, normalize=True, normalization="component"
         )
         radial = self.radial_basis(lengths) * self.cutoff_envelope(lengths).unsqueeze(-1)
-        species = graph.species
         embedding = torch.cat(
-            [self.centre_embedding(species[centre]), self.neighbour_embedding(species[neighbour])], dim=-1
+            [self.centre_embedding(centre_species), self.neighbour_embedding(neighbour_species)], dim=-1
         )
         latent = self.two_body_mlp(self.radial_projection(radial) * embedding)
+        weights = per_component_linear(
+            latent, self.tensor_embedding.weight, self.degree_of_component, self.config.num_tensor_features
+        )
+        tensors = weights * harmonics.unsqueeze(-2)
+        return latent, tensors, harmonics
 
-        weights = self.tensor_embedding(latent).view(latent.shape[0], self.config.num_tensor_features, len(self.sh_irreps))
-        tensors = weights[..., self.degree_of_component] * harmonics.unsqueeze(1)
-        num_atoms = graph.num_atoms
-        for layer in self.layers:
-            latent, tensors = layer(latent, tensors, harmonics, self.degree_of_component, centre, num_atoms)
-
-        edge_energy = self.readout_mlp(latent).squeeze(-1) * self.edge_sum_normalisation
-        atom_energy = torch.zeros(num_atoms, dtype=edge_energy.dtype, device=edge_energy.device)
-        atom_energy = atom_energy.index_add(0, centre, edge_energy)
+    def _scaled(self, atom_energy: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         return atom_energy * self.energy_scales[species] + self.energy_shifts[species]
+
+    def forward(self, graph: AtomicGraph) -> torch.Tensor:
+        if self.reference_path:
+            return self.forward_edges(graph)
+        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
+        species = graph.species
+        slots = neighbour_slots(centre, graph.num_atoms)
+        # Padded slots get a vector beyond the cutoff: their radial features, and with
+        # them (bias-free layers) every feature and energy of the slot, are exactly zero.
+        outside = torch.tensor([2.0 * self.config.r_max, 0.0, 0.0], dtype=graph.dtype, device=graph.device)
+        vectors = slots.scatter(graph.edge_vectors(), outside)
+        neighbour_species = slots.scatter(species[neighbour], 0)
+        centre_species = species.unsqueeze(1).expand(-1, slots.width)
+        latent, tensors, harmonics = self._edge_embedding(vectors, centre_species, neighbour_species)
+        for layer in self.layers:
+            latent, tensors = layer(latent, tensors, harmonics, self.degree_of_component)
+        edge_energy = self.readout_mlp(latent).squeeze(-1) * slots.mask
+        atom_energy = edge_energy.sum(dim=1) * self.edge_sum_normalisation
+        return self._scaled(atom_energy, species)
+
+    def forward_edges(self, graph: AtomicGraph) -> torch.Tensor:
+        """The plain evaluation on the edge list (scatter and gather by index), as a reference."""
+        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
+        species = graph.species
+        latent, tensors, harmonics = self._edge_embedding(graph.edge_vectors(), species[centre], species[neighbour])
+        for layer in self.layers:
+            latent, tensors = layer.forward_edges(
+                latent, tensors, harmonics, self.degree_of_component, centre, graph.num_atoms
+            )
+        edge_energy = self.readout_mlp(latent).squeeze(-1) * self.edge_sum_normalisation
+        atom_energy = torch.zeros(graph.num_atoms, dtype=edge_energy.dtype, device=edge_energy.device)
+        atom_energy = atom_energy.index_add(0, centre, edge_energy)
+        return self._scaled(atom_energy, species)

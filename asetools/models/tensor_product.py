@@ -16,7 +16,15 @@ from dataclasses import dataclass
 import torch
 from e3nn import o3
 
-__all__ = ["Irrep", "irreps_dim", "irreps_slices", "spherical_harmonic_irreps", "allowed_irreps", "ChannelwiseTensorProduct"]
+__all__ = [
+    "Irrep",
+    "irreps_dim",
+    "irreps_slices",
+    "spherical_harmonic_irreps",
+    "allowed_irreps",
+    "path_exists",
+    "ChannelwiseTensorProduct",
+]
 
 Irrep = tuple[int, int]
 
@@ -52,6 +60,12 @@ def allowed_irreps(l_max: int, parity: bool) -> list[Irrep]:
     return spherical_harmonic_irreps(l_max)
 
 
+def path_exists(first: Irrep, second: Irrep, output: Irrep) -> bool:
+    """Whether ``first x second`` contains ``output`` (triangle rule and parity)."""
+    (l1, p1), (l2, p2), (l3, p3) = first, second, output
+    return abs(l1 - l2) <= l3 <= l1 + l2 and p3 == p1 * p2
+
+
 @dataclass(frozen=True)
 class Path:
     """One coupling ``input irrep x environment irrep -> output irrep``."""
@@ -62,14 +76,22 @@ class Path:
 
 
 class ChannelwiseTensorProduct(torch.nn.Module):
-    """Per-channel product of edge features with environment features, then channel mixing.
+    """Channel-wise Clebsch-Gordan product of edge features with environment features.
 
-    For every channel ``c`` and every allowed path ``(l1, p1) x (l2, p2) -> (l3, p1 p2)``
-    with ``|l1 - l2| <= l3 <= l1 + l2``, the Clebsch-Gordan product of ``x[:, c]`` and
-    ``env[:, c]`` is formed (scaled by ``sqrt(2 l3 + 1)`` so that unit-variance inputs
-    give unit-variance outputs). The paths that land on one output irrep are then mixed
-    across channels and paths by a learned linear map to ``C`` channels, which keeps
-    equivariance because it acts on every component ``m`` alike.
+    For every channel ``c`` and every path ``(l1, p1) x (l2, p2) -> (l3, p1 p2)`` with
+    ``|l1 - l2| <= l3 <= l1 + l2``, the Clebsch-Gordan product of ``x[:, c]`` and
+    ``env[:, c]`` is formed and weighted by a learned ``weights[c, path]``; the paths
+    that land on one output irrep are summed. Each path's coefficients are scaled by
+    ``sqrt(2 l3 + 1)`` and by ``1 / sqrt(number of paths into l3)``, so unit-variance
+    inputs give outputs of order one. Channels are not mixed: this is the "path and
+    channel" weighting of Allegro as nequip-allegro maintains it.
+
+    The whole map is one tensor ``W[c, i, j, k] = sum_p weights[c, p] * C_p[i, j, k]``
+    (:meth:`coupling_tensor`), with ``C_p`` the path's coefficients placed in the
+    blocks of its irreps. Because the environment belongs to the centre atom, the fast
+    route contracts it with ``W`` once per atom (:meth:`contract_environment`) and then
+    each edge needs only a ``dim(input) x dim(output)`` matrix product. :meth:`forward`
+    is the plain per-path evaluation on edges, kept as the reference.
 
     Args:
         input_irreps: irreps of ``x``.
@@ -77,8 +99,6 @@ class ChannelwiseTensorProduct(torch.nn.Module):
         output_irreps: the irreps the output may carry (those no path reaches are dropped;
             the kept ones are in :attr:`output_irreps`).
         channels: ``C``, the number of channels of ``x``, ``env`` and the output.
-
-    ``forward(x [E, C, dim(input)], env [E, C, dim(env)]) -> [E, C, dim(output_irreps)]``.
     """
 
     def __init__(
@@ -93,52 +113,83 @@ class ChannelwiseTensorProduct(torch.nn.Module):
         self.env_irreps = list(env_irreps)
         self.channels = int(channels)
         candidates = list(output_irreps)
-        paths_by_output: dict[int, list[tuple[int, int]]] = {k: [] for k in range(len(candidates))}
-        for i, (l1, p1) in enumerate(self.input_irreps):
-            for j, (l2, p2) in enumerate(self.env_irreps):
-                for k, (l3, p3) in enumerate(candidates):
-                    if abs(l1 - l2) <= l3 <= l1 + l2 and p3 == p1 * p2:
-                        paths_by_output[k].append((i, j))
-        kept = [k for k in range(len(candidates)) if paths_by_output[k]]
-        if not kept:
+        self.output_irreps = [
+            out for out in candidates
+            if any(path_exists(a, b, out) for a in self.input_irreps for b in self.env_irreps)
+        ]
+        if not self.output_irreps:
             raise ValueError(
                 f"no coupling path from {self.input_irreps} x {self.env_irreps} to any of {candidates}"
             )
-        self.output_irreps = [candidates[k] for k in kept]
-        self.paths: list[Path] = []
-        for out_index, k in enumerate(kept):
-            for i, j in paths_by_output[k]:
-                self.paths.append(Path(i, j, out_index))
-                l1, l2, l3 = self.input_irreps[i][0], self.env_irreps[j][0], candidates[k][0]
-                coupling = o3.wigner_3j(l1, l2, l3, dtype=torch.float64) * (2 * l3 + 1) ** 0.5
-                self.register_buffer(f"cg_{len(self.paths) - 1}", coupling.to(torch.get_default_dtype()))
+        self.paths = [
+            Path(i, j, k)
+            for k, out in enumerate(self.output_irreps)
+            for i, first in enumerate(self.input_irreps)
+            for j, second in enumerate(self.env_irreps)
+            if path_exists(first, second, out)
+        ]
         self.input_slices = irreps_slices(self.input_irreps)
         self.env_slices = irreps_slices(self.env_irreps)
-        self.paths_per_output = [sum(p.output_index == o for p in self.paths) for o in range(len(kept))]
-        self.mixing = torch.nn.ParameterList(
-            torch.nn.Parameter(torch.randn(n * self.channels, self.channels) / (n * self.channels) ** 0.5)
-            for n in self.paths_per_output
+        self.output_slices = irreps_slices(self.output_irreps)
+        paths_into = [sum(p.output_index == k for p in self.paths) for k in range(len(self.output_irreps))]
+        couplings = torch.zeros(
+            len(self.paths), irreps_dim(self.input_irreps), irreps_dim(self.env_irreps), self.output_dim,
+            dtype=torch.float64,
+        )
+        for index, path in enumerate(self.paths):
+            l1, l2, l3 = (
+                self.input_irreps[path.input_index][0],
+                self.env_irreps[path.env_index][0],
+                self.output_irreps[path.output_index][0],
+            )
+            scale = ((2 * l3 + 1) / paths_into[path.output_index]) ** 0.5
+            couplings[
+                index,
+                self.input_slices[path.input_index],
+                self.env_slices[path.env_index],
+                self.output_slices[path.output_index],
+            ] = o3.wigner_3j(l1, l2, l3, dtype=torch.float64) * scale
+        self.register_buffer("couplings", couplings.to(torch.get_default_dtype()), persistent=False)
+        self.weights = torch.nn.Parameter(
+            torch.empty(self.channels, len(self.paths)).uniform_(-(3.0**0.5), 3.0**0.5)
         )
 
     @property
     def output_dim(self) -> int:
         return irreps_dim(self.output_irreps)
 
+    def coupling_tensor(self) -> torch.Tensor:
+        """``W[c, i, j, k]``: the weighted coefficients of all paths, ``[C, D_in, D_env, D_out]``."""
+        return torch.einsum("cp,pijk->cijk", self.weights, self.couplings)
+
+    def contract_environment(self, env: torch.Tensor) -> torch.Tensor:
+        """``M[n, c, i, k] = sum_j env[n, c, j] W[c, i, j, k]``.
+
+        Args:
+            env: ``[N, C, D_env]`` environment features of the centre atoms.
+
+        Returns:
+            ``[N, C, D_in, D_out]``: per atom and channel, the matrix that maps an
+            edge's input features to its output features (``x @ M``).
+        """
+        return torch.einsum("ncj,cijk->ncik", env, self.coupling_tensor())
+
     def forward(self, x: torch.Tensor, env: torch.Tensor) -> torch.Tensor:
-        num_edges = x.shape[0]
-        per_output: list[list[torch.Tensor]] = [[] for _ in self.output_irreps]
+        """Plain per-path product: ``x [E, C, D_in]``, ``env [E, C, D_env]`` -> ``[E, C, D_out]``."""
+        per_output: list[torch.Tensor | None] = [None] * len(self.output_irreps)
         for index, path in enumerate(self.paths):
-            coupling = getattr(self, f"cg_{index}")
+            block = self.couplings[
+                index,
+                self.input_slices[path.input_index],
+                self.env_slices[path.env_index],
+                self.output_slices[path.output_index],
+            ]
             product = torch.einsum(
                 "eci,ecj,ijk->eck",
                 x[..., self.input_slices[path.input_index]],
                 env[..., self.env_slices[path.env_index]],
-                coupling,
-            )
-            per_output[path.output_index].append(product)
-        blocks = []
-        for products, weight, (l, _) in zip(per_output, self.mixing, self.output_irreps):
-            stacked = torch.cat(products, dim=1)  # [E, n_paths * C, 2l + 1]
-            mixed = torch.einsum("eqm,qc->ecm", stacked, weight)
-            blocks.append(mixed.reshape(num_edges, self.channels, 2 * l + 1))
-        return torch.cat(blocks, dim=-1)
+                block,
+            ) * self.weights[:, index, None]
+            total = per_output[path.output_index]
+            per_output[path.output_index] = product if total is None else total + product
+        return torch.cat(per_output, dim=-1)

@@ -48,14 +48,26 @@ def test_invariance_of_a_molecule_without_cell():
     check_invariance(calc, atoms, seed=5, atol=1e-10, rtol=1e-10)
 
 
-def test_parity_adds_pseudotensor_paths():
-    with_parity = small_allegro(2, True)
-    without = small_allegro(2, False)
+def test_parity_adds_pseudotensor_paths_where_they_reach_the_energy():
+    # With three layers a pseudo-tensor made in layer 1 (1o x 1o -> 1e) can couple back
+    # to a true tensor in layer 2 and then to the scalars of layer 3.
+    with_parity = small_allegro(2, True, num_layers=3)
+    without = small_allegro(2, False, num_layers=3)
     irreps_with = set(with_parity.layers[0].output_irreps)
     irreps_without = set(without.layers[0].output_irreps)
     assert (1, 1) in irreps_with and (0, -1) not in irreps_with  # 1o x 1o -> 1e, no 0o path from SH
     assert irreps_without == {(0, 1), (1, -1), (2, 1)}
     assert len(with_parity.layers[0].tensor_product.paths) > len(without.layers[0].tensor_product.paths)
+
+
+def test_irreps_that_cannot_reach_the_energy_are_pruned():
+    # With two layers a pseudo-tensor of layer 1 has no path to layer 2's true scalars
+    # through the spherical-harmonic environment, so parity changes nothing.
+    with_parity, without = small_allegro(2, True), small_allegro(2, False)
+    assert with_parity.layers[0].output_irreps == without.layers[0].output_irreps == [(0, 1), (1, -1), (2, 1)]
+    assert [layer.output_irreps for layer in with_parity.layers][-1] == [(0, 1)]
+    # layer 2 keeps only the scalar paths: 0e x 0e, 1o x 1o, 2e x 2e
+    assert len(with_parity.layers[1].tensor_product.paths) == 3
 
 
 @pytest.mark.parametrize("l_max", [1, 2])
