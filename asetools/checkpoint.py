@@ -116,7 +116,11 @@ def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:
-        raise ValueError(f"checkpoint {path}: weights do not fit the {kind} config: {error}") from error
+        written_by = payload.get("asetools_version", "an unknown version")
+        raise ValueError(
+            f"checkpoint {path}: weights do not fit the {kind} config (written by asetools {written_by}, "
+            f"read by {__version__}; a model saved by another version may need retraining): {error}"
+        ) from error
     if list(payload["species"]) != model.species or float(payload["cutoff"]) != model.cutoff:
         raise ValueError(f"checkpoint {path}: species/cutoff disagree with the stored config; the file is damaged")
     model.checkpoint_metadata = dict(payload.get("metadata", {}))

@@ -89,3 +89,16 @@ def test_unknown_kind_and_damaged_contents(tmp_path, model):
     torch.save({**payload, "format_version": 99}, path)
     with pytest.raises(ValueError, match="upgrade asetools"):
         load_checkpoint(path)
+
+
+def test_weights_from_another_version_name_both_versions(tmp_path):
+    from conftest import small_allegro
+
+    path = save_checkpoint(small_allegro(1, species=("Cu",)), tmp_path / "allegro.pt")
+    payload = torch.load(path, weights_only=True)
+    state = dict(payload["state_dict"])
+    # an older layout: a channel-mixing matrix instead of per-path weights
+    state["layers.0.tensor_product.mixing.0"] = state.pop("layers.0.tensor_product.weights")
+    torch.save({**payload, "state_dict": state, "asetools_version": "0.1.0"}, path)
+    with pytest.raises(ValueError, match=r"do not fit the allegro config \(written by asetools 0\.1\.0.*retraining"):
+        load_checkpoint(path)
