@@ -45,6 +45,7 @@ from .tensor_product import (
     Irrep,
     allowed_irreps,
     path_exists,
+    reachable_irreps,
     spherical_harmonic_irreps,
 )
 
@@ -170,7 +171,7 @@ def tensor_track_irreps(config: AllegroConfig) -> list[list[Irrep]]:
     outputs, irreps = [], harmonics
     for index in range(config.num_layers):
         candidates = [(0, 1)] if index == config.num_layers - 1 else allowed
-        irreps = [out for out in candidates if any(path_exists(a, b, out) for a in irreps for b in harmonics)]
+        irreps = reachable_irreps(irreps, harmonics, candidates)
         outputs.append(irreps)
     for index in reversed(range(config.num_layers - 1)):
         needed = outputs[index + 1]

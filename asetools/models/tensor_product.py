@@ -23,6 +23,7 @@ __all__ = [
     "spherical_harmonic_irreps",
     "allowed_irreps",
     "path_exists",
+    "reachable_irreps",
     "ChannelwiseTensorProduct",
 ]
 
@@ -64,6 +65,11 @@ def path_exists(first: Irrep, second: Irrep, output: Irrep) -> bool:
     """Whether ``first x second`` contains ``output`` (triangle rule and parity)."""
     (l1, p1), (l2, p2), (l3, p3) = first, second, output
     return abs(l1 - l2) <= l3 <= l1 + l2 and p3 == p1 * p2
+
+
+def reachable_irreps(first: Sequence[Irrep], second: Sequence[Irrep], candidates: Sequence[Irrep]) -> list[Irrep]:
+    """The ``candidates`` that some product of an irrep of ``first`` and one of ``second`` contains."""
+    return [out for out in candidates if any(path_exists(a, b, out) for a in first for b in second)]
 
 
 @dataclass(frozen=True)
@@ -113,10 +119,7 @@ class ChannelwiseTensorProduct(torch.nn.Module):
         self.env_irreps = list(env_irreps)
         self.channels = int(channels)
         candidates = list(output_irreps)
-        self.output_irreps = [
-            out for out in candidates
-            if any(path_exists(a, b, out) for a in self.input_irreps for b in self.env_irreps)
-        ]
+        self.output_irreps = reachable_irreps(self.input_irreps, self.env_irreps, candidates)
         if not self.output_irreps:
             raise ValueError(
                 f"no coupling path from {self.input_irreps} x {self.env_irreps} to any of {candidates}"
