@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from ase import Atoms
-from ase.build import bulk
+from ase.build import bulk, molecule
 from ase.cluster import Icosahedron
 
 from asetools.models import Allegro, AllegroConfig
@@ -75,3 +75,18 @@ def small_allegro(l_max=2, parity=True, species=("Cu", "Au"), seed=0, **override
     settings.update(overrides)
     torch.manual_seed(seed)
     return Allegro(AllegroConfig(**settings))
+
+
+def mixed_cu_au_batch() -> list[Atoms]:
+    """A crystal alloy, a triclinic cell, a cluster and two atoms with no neighbours (Cu/Au)."""
+    crystal = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 1))
+    crystal.rattle(0.1, seed=3)
+    crystal.symbols[[1, 6, 9]] = "Au"
+    triclinic = bulk("Au", "fcc", a=4.0).repeat((2, 2, 2))
+    triclinic.set_cell(triclinic.cell.array + np.array([[0.0, 0.3, 0.1], [0.2, 0.0, 0.0], [0.0, 0.1, 0.0]]), scale_atoms=True)
+    triclinic.rattle(0.05, seed=4)
+    cluster = molecule("CH4")
+    cluster.symbols = ["Cu"] + ["Au"] * 4
+    cluster.positions *= 2.2
+    lonely = Atoms("CuAu", positions=[[0, 0, 0], [9.0, 0, 0]])  # no atom has a neighbour
+    return [crystal, triclinic, cluster, lonely]

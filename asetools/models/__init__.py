@@ -3,6 +3,7 @@
 from .allegro import Allegro, AllegroConfig
 from .base import EnergyModel
 from .lennard_jones import LennardJones, LennardJonesConfig
+from .local import LocalEnergyModel, LocalEnvironments
 from .potential import Potential, PotentialOutput
 
 #: The model kinds a checkpoint may name, by their ``kind`` string.
@@ -14,6 +15,8 @@ __all__ = [
     "EnergyModel",
     "LennardJones",
     "LennardJonesConfig",
+    "LocalEnergyModel",
+    "LocalEnvironments",
     "MODEL_CLASSES",
     "Potential",
     "PotentialOutput",

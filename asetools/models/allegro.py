@@ -35,8 +35,7 @@ from dataclasses import dataclass, field
 import torch
 from e3nn import o3
 
-from ..graph import AtomicGraph
-from .base import EnergyModel
+from .local import LocalEnergyModel, LocalEnvironments
 from .mlp import ScalarMLP
 from .radial import BesselBasis, PolynomialCutoff
 from .neighbour_slots import neighbour_slots
@@ -256,8 +255,8 @@ class AllegroLayer(torch.nn.Module):
         return self._update_latent(latent, tensors), tensors
 
 
-class Allegro(EnergyModel):
-    """Allegro energy model, ``forward(graph) -> per-atom energies [N]`` in eV.
+class Allegro(LocalEnergyModel):
+    """Allegro energy model, ``forward(graph) -> per-atom energies [N]`` in eV (strictly local).
 
     Build it with ``Allegro(AllegroConfig(species=["Cu"], r_max=5.0, l_max=2))`` or
     ``Allegro.from_config({...})``. See :class:`AllegroConfig` for the hyperparameters.
@@ -329,35 +328,38 @@ class Allegro(EnergyModel):
     def _scaled(self, atom_energy: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         return atom_energy * self.energy_scales[species] + self.energy_shifts[species]
 
-    def forward(self, graph: AtomicGraph) -> torch.Tensor:
+    def local_energies(self, environments: LocalEnvironments) -> torch.Tensor:
+        """Energies ``[n]`` in eV of the centre atoms of ``environments``."""
         if self.reference_path:
-            return self.forward_edges(graph)
-        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
-        species = graph.species
-        slots = neighbour_slots(centre, graph.num_atoms)
+            return self._local_energies_on_edges(environments)
+        centre_species = environments.centre_species
+        slots = neighbour_slots(environments.edge_centre, environments.num_centres)
         # Padded slots get a vector beyond the cutoff: their radial features, and with
         # them (bias-free layers) every feature and energy of the slot, are exactly zero.
-        outside = torch.tensor([2.0 * self.config.r_max, 0.0, 0.0], dtype=graph.dtype, device=graph.device)
-        vectors = slots.scatter(graph.edge_vectors(), outside)
-        neighbour_species = slots.scatter(species[neighbour], 0)
-        centre_species = species.unsqueeze(1).expand(-1, slots.width)
-        latent, tensors, harmonics = self._edge_embedding(vectors, centre_species, neighbour_species)
+        vectors = environments.edge_vectors
+        outside = torch.tensor([2.0 * self.config.r_max, 0.0, 0.0], dtype=vectors.dtype, device=vectors.device)
+        vectors = slots.scatter(vectors, outside)
+        neighbour_species = slots.scatter(environments.neighbour_species, 0)
+        centre_species_per_slot = centre_species.unsqueeze(1).expand(-1, slots.width)
+        latent, tensors, harmonics = self._edge_embedding(vectors, centre_species_per_slot, neighbour_species)
         for layer in self.layers:
             latent, tensors = layer(latent, tensors, harmonics, self.degree_of_component)
         edge_energy = self.readout_mlp(latent).squeeze(-1) * slots.mask
         atom_energy = edge_energy.sum(dim=1) * self.edge_sum_normalisation
-        return self._scaled(atom_energy, species)
+        return self._scaled(atom_energy, centre_species)
 
-    def forward_edges(self, graph: AtomicGraph) -> torch.Tensor:
+    def _local_energies_on_edges(self, environments: LocalEnvironments) -> torch.Tensor:
         """The plain evaluation on the edge list (scatter and gather by index), as a reference."""
-        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
-        species = graph.species
-        latent, tensors, harmonics = self._edge_embedding(graph.edge_vectors(), species[centre], species[neighbour])
+        centre = environments.edge_centre
+        species = environments.centre_species
+        latent, tensors, harmonics = self._edge_embedding(
+            environments.edge_vectors, species[centre], environments.neighbour_species
+        )
         for layer in self.layers:
             latent, tensors = layer.forward_edges(
-                latent, tensors, harmonics, self.degree_of_component, centre, graph.num_atoms
+                latent, tensors, harmonics, self.degree_of_component, centre, environments.num_centres
             )
         edge_energy = self.readout_mlp(latent).squeeze(-1) * self.edge_sum_normalisation
-        atom_energy = torch.zeros(graph.num_atoms, dtype=edge_energy.dtype, device=edge_energy.device)
+        atom_energy = torch.zeros(environments.num_centres, dtype=edge_energy.dtype, device=edge_energy.device)
         atom_energy = atom_energy.index_add(0, centre, edge_energy)
         return self._scaled(atom_energy, species)

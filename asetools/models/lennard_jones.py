@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..graph import AtomicGraph
-from .base import EnergyModel
+from .local import LocalEnergyModel, LocalEnvironments
 
 __all__ = ["LennardJones", "LennardJonesConfig"]
 
@@ -65,7 +64,7 @@ class LennardJonesConfig:
             raise ValueError(f"onset: must lie in [0, cutoff={self.cutoff}), got {self.onset}")
 
 
-class LennardJones(EnergyModel):
+class LennardJones(LocalEnergyModel):
     """Lennard-Jones pair model, ``forward(graph) -> per-atom energies [N]`` in eV.
 
     Build it from keywords, ``LennardJones(species=["Ar"], sigma=3.4, epsilon=0.0104,
@@ -117,11 +116,12 @@ class LennardJones(EnergyModel):
         """Start of the switching function in Å (used when ``smooth``)."""
         return 0.66 * self.cutoff if self.config.onset is None else float(self.config.onset)
 
-    def forward(self, graph: AtomicGraph) -> torch.Tensor:
-        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
-        vectors = graph.edge_vectors()
+    def local_energies(self, environments: LocalEnvironments) -> torch.Tensor:
+        """Half of every pair energy on its centre atom: ``[n]`` in eV."""
+        centre = environments.edge_centre
+        vectors = environments.edge_vectors
         r2 = (vectors * vectors).sum(dim=-1)
-        pair = (graph.species[centre], graph.species[neighbour])
+        pair = (environments.centre_species[centre], environments.neighbour_species)
         sigma = self.sigma[pair].to(r2.dtype)
         epsilon = self.epsilon[pair].to(r2.dtype)
         rc2 = self.cutoff**2
@@ -133,7 +133,7 @@ class LennardJones(EnergyModel):
         else:
             ratio6 = (sigma * sigma / rc2) ** 3
             energy = energy - inside * (4.0 * epsilon * (ratio6 * ratio6 - ratio6))
-        atom_energies = torch.zeros(graph.num_atoms, dtype=r2.dtype, device=r2.device)
+        atom_energies = torch.zeros(environments.num_centres, dtype=r2.dtype, device=r2.device)
         return atom_energies.index_add(0, centre, 0.5 * energy)
 
 

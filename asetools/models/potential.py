@@ -10,14 +10,22 @@ in eV.
 
 from __future__ import annotations
 
+import bisect
+import contextlib
 from dataclasses import dataclass
 
 import torch
 
 from ..graph import AtomicGraph
 from .base import EnergyModel
+from .local import LocalEnergyModel, LocalEnvironments
 
 __all__ = ["Potential", "PotentialOutput"]
+
+#: Default block size of the blocked evaluation, in edges (about 256 atoms of a dense metal
+#: at 5 Å): small enough that every intermediate tensor of an Allegro layer stays well
+#: below glibc's 32 MiB limit for reusing freed heap memory (see benchmarks/RESULTS.md).
+DEFAULT_EDGES_PER_BLOCK = 12288
 
 
 @dataclass
@@ -46,11 +54,18 @@ class Potential(torch.nn.Module):
     Args:
         model: any module with ``forward(graph) -> [N]`` per-atom energies, and
             ``species`` and ``cutoff`` attributes.
+        edges_per_block: for a strictly local model evaluated without differentiable
+            outputs, the largest number of edges per block of centre atoms (a block
+            always holds at least one atom). Peak memory scales with it, not with the
+            system size.
     """
 
-    def __init__(self, model: EnergyModel):
+    def __init__(self, model: EnergyModel, edges_per_block: int = DEFAULT_EDGES_PER_BLOCK):
         super().__init__()
+        if edges_per_block < 1:
+            raise ValueError(f"edges_per_block must be at least 1, got {edges_per_block}")
         self.model = model
+        self.edges_per_block = int(edges_per_block)
 
     @property
     def species(self) -> list[str]:
@@ -77,6 +92,8 @@ class Potential(torch.nn.Module):
                 forces or stress during training).
         """
         needs_grad = compute_forces or compute_stress
+        if isinstance(self.model, LocalEnergyModel) and not create_graph and not self._parameters_need_grad():
+            return self._forward_in_blocks(graph, compute_forces, compute_stress)
         strain = None
         positions = graph.positions
         if needs_grad:
@@ -93,7 +110,8 @@ class Potential(torch.nn.Module):
         else:
             work = graph
 
-        with torch.enable_grad() if needs_grad else torch.no_grad():
+        # Without derivatives the caller's grad mode decides (training on energies needs it on).
+        with torch.enable_grad() if needs_grad else contextlib.nullcontext():
             atom_energies = self.model(work)
             energy = torch.zeros(
                 graph.num_graphs, dtype=atom_energies.dtype, device=atom_energies.device
@@ -109,9 +127,71 @@ class Potential(torch.nn.Module):
         if compute_forces:
             output.forces = -grads[0]
         if compute_stress:
-            d_energy_d_strain = grads[-1]
-            volume = torch.linalg.det(graph.cell).abs()
-            volume = torch.where(volume > 0, volume, torch.full_like(volume, float("nan")))
-            output.virial = -d_energy_d_strain
-            output.stress = d_energy_d_strain / volume[:, None, None]
+            _set_stress(output, grads[-1], graph.cell)
         return output
+
+    def _parameters_need_grad(self) -> bool:
+        """Whether the energy must stay differentiable in the parameters (training)."""
+        return torch.is_grad_enabled() and any(p.requires_grad for p in self.model.parameters())
+
+    def _forward_in_blocks(self, graph: AtomicGraph, compute_forces: bool, compute_stress: bool) -> PotentialOutput:
+        """Block-by-block evaluation of a strictly local model; outputs carry no autograd graph."""
+        needs_grad = compute_forces or compute_stress
+        centre, neighbour = graph.edge_index[0], graph.edge_index[1]
+        with torch.no_grad():
+            vectors = graph.edge_vectors()
+        if centre.numel() > 1 and not bool((centre[1:] >= centre[:-1]).all()):
+            order = torch.argsort(centre, stable=True)
+            centre, neighbour, vectors = centre[order], neighbour[order], vectors[order]
+        edge_offsets = torch.zeros(graph.num_atoms + 1, dtype=torch.long, device=centre.device)
+        edge_offsets[1:] = torch.cumsum(torch.bincount(centre, minlength=graph.num_atoms), 0)
+        atom_energies = torch.empty(graph.num_atoms, dtype=graph.dtype, device=graph.device)
+        edge_grads = torch.zeros_like(vectors) if needs_grad else None
+        offsets = edge_offsets.tolist()
+        for start, stop in _blocks(offsets, self.edges_per_block):
+            first, last = offsets[start], offsets[stop]
+            block_vectors = vectors[first:last]
+            if needs_grad:
+                block_vectors = block_vectors.detach().requires_grad_(True)
+            environments = LocalEnvironments(
+                centre_species=graph.species[start:stop],
+                edge_centre=centre[first:last] - start,
+                edge_vectors=block_vectors,
+                neighbour_species=graph.species[neighbour[first:last]],
+            )
+            with torch.enable_grad() if needs_grad else torch.no_grad():
+                energies = self.model.local_energies(environments)
+                if needs_grad and last > first:
+                    (grad,) = torch.autograd.grad(energies.sum(), block_vectors, allow_unused=True)
+                    if grad is not None:
+                        edge_grads[first:last] = grad
+            atom_energies[start:stop] = energies.detach()
+        energy = torch.zeros(graph.num_graphs, dtype=graph.dtype, device=graph.device)
+        output = PotentialOutput(energy=energy.index_add(0, graph.batch, atom_energies), atom_energies=atom_energies)
+        if compute_forces:
+            forces = torch.zeros_like(graph.positions).index_add_(0, centre, edge_grads)
+            output.forces = forces.index_add_(0, neighbour, edge_grads, alpha=-1.0)
+        if compute_stress:
+            edge_virials = vectors.unsqueeze(2) * edge_grads.unsqueeze(1)  # [E, 3, 3]: r_a g_b
+            d_energy_d_strain = torch.zeros_like(graph.cell).index_add_(0, graph.batch[centre], edge_virials)
+            _set_stress(output, 0.5 * (d_energy_d_strain + d_energy_d_strain.transpose(1, 2)), graph.cell)
+        return output
+
+
+def _blocks(edge_offsets: list[int], edges_per_block: int):
+    """``(start, stop)`` atom ranges with at most ``edges_per_block`` edges (or a single atom) each."""
+    num_atoms = len(edge_offsets) - 1
+    start = 0
+    while start < num_atoms:
+        stop = bisect.bisect_right(edge_offsets, edge_offsets[start] + edges_per_block, lo=start + 1) - 1
+        stop = min(max(stop, start + 1), num_atoms)
+        yield start, stop
+        start = stop
+
+
+def _set_stress(output: PotentialOutput, d_energy_d_strain: torch.Tensor, cell: torch.Tensor) -> None:
+    """Fill ``virial`` and ``stress`` from ``dE/d eps`` ``[B, 3, 3]`` (NaN stress without volume)."""
+    volume = torch.linalg.det(cell).abs()
+    volume = torch.where(volume > 0, volume, torch.full_like(volume, float("nan")))
+    output.virial = -d_energy_d_strain
+    output.stress = d_energy_d_strain / volume[:, None, None]

@@ -3,27 +3,11 @@
 import numpy as np
 import pytest
 import torch
-from ase import Atoms
-from ase.build import bulk, molecule
 
 from asetools.graph import build_graph
 from asetools.models import Potential
 from asetools.models.neighbour_slots import neighbour_slots
-from conftest import small_allegro
-
-
-def mixed_batch() -> list[Atoms]:
-    crystal = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 1))
-    crystal.rattle(0.1, seed=3)
-    crystal.symbols[[1, 6, 9]] = "Au"
-    triclinic = bulk("Au", "fcc", a=4.0).repeat((2, 2, 2))
-    triclinic.set_cell(triclinic.cell.array + np.array([[0.0, 0.3, 0.1], [0.2, 0.0, 0.0], [0.0, 0.1, 0.0]]), scale_atoms=True)
-    triclinic.rattle(0.05, seed=4)
-    cluster = molecule("CH4")
-    cluster.symbols = ["Cu"] + ["Au"] * 4
-    cluster.positions *= 2.2
-    lonely = Atoms("CuAu", positions=[[0, 0, 0], [9.0, 0, 0]])  # no atom has a neighbour
-    return [crystal, triclinic, cluster, lonely]
+from conftest import mixed_cu_au_batch, small_allegro
 
 
 def outputs(model, graph):
@@ -35,7 +19,7 @@ def outputs(model, graph):
 @pytest.mark.parametrize("l_max, parity", [(1, True), (2, True), (2, False), (3, True)])
 def test_fast_path_matches_reference_path_in_float64(l_max, parity, num_layers):
     model = small_allegro(l_max, parity, num_layers=num_layers, seed=7).double()
-    graph = build_graph(mixed_batch(), model.cutoff, model.species, dtype=torch.float64)
+    graph = build_graph(mixed_cu_au_batch(), model.cutoff, model.species, dtype=torch.float64)
     assert not model.reference_path
     fast = outputs(model, graph)
     model.reference_path = True
@@ -48,7 +32,7 @@ def test_fast_path_matches_reference_path_in_float64(l_max, parity, num_layers):
 def test_fast_path_does_not_depend_on_edge_order():
     model = small_allegro(2, True, seed=1).double()
     # one structure: a graph keeps each structure's edges together, in any order within it
-    graph = build_graph(mixed_batch()[:1], model.cutoff, model.species, dtype=torch.float64)
+    graph = build_graph(mixed_cu_au_batch()[:1], model.cutoff, model.species, dtype=torch.float64)
     order = torch.randperm(graph.num_edges, generator=torch.Generator().manual_seed(0))
     shuffled = graph.replace(edge_index=graph.edge_index[:, order], edge_shift=graph.edge_shift[order])
     np.testing.assert_allclose(model(shuffled).detach().numpy(), model(graph).detach().numpy(), rtol=0, atol=1e-12)
@@ -56,7 +40,7 @@ def test_fast_path_does_not_depend_on_edge_order():
 
 def test_float32_fast_path_close_to_float64_reference():
     model = small_allegro(2, True, seed=2).double()
-    atoms = mixed_batch()[:1]
+    atoms = mixed_cu_au_batch()[:1]
     model.reference_path = True
     reference = outputs(model, build_graph(atoms, model.cutoff, model.species, dtype=torch.float64))
     model.reference_path = False
