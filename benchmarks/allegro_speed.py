@@ -8,13 +8,19 @@ nequip-compile's own code, once per l_max, cached in ``--cache``). Modes are tim
 alternating rounds so that machine drift hits all of them alike; medians are
 reported. nequip's models always compute energy, forces and stress, so the headline
 ratio uses ours with stress too; ours without stress is listed as well. Neighbour
-lists are built once, outside the timing, for every implementation.
+lists are built once, outside the timing, for every implementation; the time our
+calculator spends on them (matscipy) is reported separately.
+
+Ours runs as ``PotentialCalc`` runs it: parameters frozen, so a strictly local model
+is evaluated in blocks of centre atoms. The calculator also tunes glibc's allocator
+(``asetools.allocator``); that is process-wide, so here it applies to every
+implementation alike (``--no-allocator-tuning`` measures all without it).
 
 Peak memory per atom is the rise of the process's peak resident memory over one step,
 measured in a fresh subprocess for each implementation and size.
 
 usage: python benchmarks/allegro_speed.py [--lmax 1 2] [--sizes 4 8] [--threads 2]
-           [--no-compile] [--scaling 4 6 8 10 12 16] [--cache DIR]
+           [--no-compile] [--no-allocator-tuning] [--scaling 4 6 8 10 12 16] [--cache DIR]
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from pathlib import Path
 import torch
 from ase.build import bulk
 
+from asetools.allocator import tune_allocator
 from asetools.graph import build_graph
 from asetools.models import Allegro, AllegroConfig, Potential
 
@@ -53,7 +60,20 @@ def build_ours(l_max: int) -> Potential:
         num_tensor_features=32, num_bessels=8, two_body_mlp_hidden=[64, 64], latent_mlp_hidden=[64],
         readout_mlp_hidden=[32], avg_num_neighbors=40.0,
     )
-    return Potential(Allegro(config).to(torch.float32)).eval()
+    potential = Potential(Allegro(config).to(torch.float32)).eval()
+    for parameter in potential.parameters():  # as PotentialCalc does
+        parameter.requires_grad_(False)
+    return potential
+
+
+def neighbour_list_seconds(atoms) -> float:
+    """Median seconds to build our graph (matscipy neighbour list) of ``atoms``."""
+    samples = []
+    for _ in range(5):
+        started = time.perf_counter()
+        build_graph(atoms, R_MAX, ["Cu"], dtype=torch.float32)
+        samples.append(time.perf_counter() - started)
+    return sorted(samples)[2]
 
 
 def ours_step(potential: Potential, atoms, stress: bool):
@@ -174,12 +194,12 @@ def compiled_path(cache: Path, l_max: int) -> Path:
     return cache / f"nequip_allegro_l{l_max}_ase.nequip.pt2"
 
 
-def peak_memory_per_atom(implementation: str, l_max: int, repeat: int, threads: int, cache: Path) -> float:
+def peak_memory_per_atom(implementation: str, l_max: int, repeat: int, threads: int, cache: Path, tune: bool) -> float:
     """KiB per atom that one step adds to the peak resident memory (fresh subprocess)."""
     command = [
         sys.executable, __file__, "--memory-probe", implementation, "--lmax", str(l_max),
         "--sizes", str(repeat), "--threads", str(threads), "--cache", str(cache),
-    ]
+    ] + ([] if tune else ["--no-allocator-tuning"])
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         return float("nan")
@@ -215,6 +235,8 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[4, 8], help="fcc repeats (4 -> 256 atoms)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-compile", action="store_true", help="skip nequip's AOT Inductor mode")
+    parser.add_argument("--no-allocator-tuning", action="store_true",
+                        help="keep glibc's default allocator settings (for every implementation)")
     parser.add_argument("--scaling", type=int, nargs="*", default=None,
                         help="also time asetools alone at these repeats (e.g. 4 6 8 10 12 16)")
     parser.add_argument("--cache", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "asetools_bench")
@@ -222,13 +244,17 @@ def main() -> None:
     parser.add_argument("--compile-into", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    tune = not args.no_allocator_tuning
+    if tune:
+        tune_allocator()
     if args.compile_into:
         return _compile_into(args.compile_into, args.lmax[0])
     if args.memory_probe:
         return _memory_probe(args.memory_probe, args.lmax[0], args.sizes[0], args.cache)
 
     print(f"# {time.strftime('%Y-%m-%d')}, {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} cores, {args.threads} threads, torch {torch.__version__}, float32")
+          f"{os.cpu_count()} cores, {args.threads} threads, torch {torch.__version__}, float32, "
+          f"allocator tuning {'on' if tune else 'off'}")
     missing = nequip_available()
     if missing:
         sys.exit(f"the reference is not installed: {missing}")
@@ -248,12 +274,15 @@ def main() -> None:
             rates = {name: len(atoms) / value for name, value in seconds.items()}
             best_reference = max(value for name, value in rates.items() if name.startswith("nequip"))
             for name in implementations:
-                memory = peak_memory_per_atom(name, l_max, repeat, args.threads, args.cache)
+                memory = peak_memory_per_atom(name, l_max, repeat, args.threads, args.cache, tune)
                 row = dict(l_max=l_max, atoms=len(atoms), implementation=name, atom_steps_per_s=round(rates[name]),
                            ms_per_step=round(1e3 * seconds[name], 1), peak_kib_per_atom=round(memory, 1))
                 results.append(row)
                 print(f"l_max={l_max} atoms={len(atoms):6d} {name:15s} {1e3 * seconds[name]:9.1f} ms/step "
                       f"{rates[name]:7.0f} atom-steps/s  peak {memory:7.1f} KiB/atom")
+            graph_seconds = neighbour_list_seconds(atoms)
+            print(f"l_max={l_max} atoms={len(atoms):6d} our neighbour list {1e3 * graph_seconds:9.1f} ms "
+                  f"(asetools E+F+S with it: {len(atoms) / (seconds['asetools'] + graph_seconds):7.0f} atom-steps/s)")
             print(f"l_max={l_max} atoms={len(atoms):6d} RATIO asetools / best nequip = "
                   f"{rates['asetools'] / best_reference:.2f}  (E+F only: {rates['asetools (E+F)'] / best_reference:.2f})")
     if args.scaling:
@@ -262,13 +291,15 @@ def main() -> None:
             for repeat in args.scaling:
                 atoms = copper(repeat)
                 seconds = time_interleaved({"asetools": make_step("asetools", l_max, atoms, args.cache)}, rounds=3)
-                memory = peak_memory_per_atom("asetools", l_max, repeat, args.threads, args.cache)
+                memory = peak_memory_per_atom("asetools", l_max, repeat, args.threads, args.cache, tune)
                 rate = len(atoms) / seconds["asetools"]
+                graph_us = 1e6 * neighbour_list_seconds(atoms) / len(atoms)
                 results.append(dict(l_max=l_max, atoms=len(atoms), implementation="asetools scaling",
-                                    atom_steps_per_s=round(rate), peak_kib_per_atom=round(memory, 1)))
+                                    atom_steps_per_s=round(rate), peak_kib_per_atom=round(memory, 1),
+                                    neighbour_list_us_per_atom=round(graph_us, 1)))
                 print(f"scaling l_max={l_max} atoms={len(atoms):6d} {1e3 * seconds['asetools']:9.1f} ms/step "
                       f"{rate:7.0f} atom-steps/s  {1e6 * seconds['asetools'] / len(atoms):7.1f} us/atom  "
-                      f"peak {memory:7.1f} KiB/atom")
+                      f"peak {memory:7.1f} KiB/atom  neighbour list {graph_us:6.1f} us/atom")
     print("JSON " + json.dumps(results))
 
 

@@ -9,6 +9,7 @@ import torch
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from .. import allocator
 from ..checkpoint import load_checkpoint
 from ..graph import MIN_DISTANCE, build_graph
 from ..models import EnergyModel, Potential
@@ -42,6 +43,13 @@ class PotentialCalc(Calculator):
         dtype: ``"float32"`` (fast) or ``"float64"`` (for gradient checks and tight
             energy conservation).
         min_distance: raise if two atoms come closer than this many Å.
+        edges_per_block: strictly local models are evaluated in blocks of centre atoms
+            with at most this many edges each; peak memory grows with it, not with the
+            number of atoms (see :class:`~asetools.models.Potential`). ``None`` keeps
+            the model's setting (a :class:`~asetools.models.Potential` passed in) or
+            the default.
+        tune_allocator: on CPU, let glibc keep freed memory for reuse between steps
+            (:func:`asetools.allocator.tune_allocator`; process-wide, 10-30% faster).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
@@ -54,6 +62,8 @@ class PotentialCalc(Calculator):
         device: str | torch.device = "cpu",
         dtype: str | torch.dtype = "float32",
         min_distance: float | None = MIN_DISTANCE,
+        edges_per_block: int | None = None,
+        tune_allocator: bool = True,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -76,9 +86,13 @@ class PotentialCalc(Calculator):
         self.device = torch.device(device)
         self.dtype = _parse_dtype(dtype)
         self.min_distance = min_distance
+        if edges_per_block is not None:
+            potential = Potential(potential.model, edges_per_block=edges_per_block)
         self.potential = potential.to(device=self.device, dtype=self.dtype).eval()
         for parameter in self.potential.parameters():
             parameter.requires_grad_(False)
+        if tune_allocator and self.device.type == "cpu":
+            allocator.tune_allocator()
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> PotentialCalc:
@@ -108,8 +122,7 @@ class PotentialCalc(Calculator):
             device=self.device,
             min_distance=self.min_distance,
         )
-        # Stress costs a strained copy of the geometry in the autograd graph, so it is
-        # only computed when asked for (MD and most optimisers need forces only).
+        # Stress is only computed when asked for (MD and most optimisers need forces only).
         has_cell = self.atoms.cell.rank == 3
         wants_stress = has_cell and "stress" in (properties or ())
         output = self.potential(graph, compute_forces=True, compute_stress=wants_stress)
