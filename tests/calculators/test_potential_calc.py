@@ -124,3 +124,15 @@ def test_recomputes_only_when_atoms_change():
     first = atoms.get_potential_energy()
     atoms.positions[0, 0] += 0.05
     assert atoms.get_potential_energy() != first
+
+
+def test_small_blocks_give_the_same_results():
+    atoms = rattled_argon((3, 3, 3), seed=4)
+    model = LennardJones(species=["Ar"], **ARGON)
+    default = PotentialCalc(model, dtype="float64")
+    small = PotentialCalc(model, dtype="float64", edges_per_block=25)
+    assert small.potential.edges_per_block == 25
+    for name in ("energy", "energies", "forces", "stress"):
+        got = small.get_property(name, atoms.copy())
+        want = default.get_property(name, atoms.copy())
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-10, err_msg=name)
