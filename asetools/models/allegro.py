@@ -207,6 +207,11 @@ class AllegroLayer(torch.nn.Module):
         """``[..., S] -> [..., C, (l_max+1)^2]``: one weight per channel and degree, spread over components."""
         return per_component_linear(latent, self.env_weights.weight, degree_of_component, self.channels)
 
+    def _environment_weight_per_component(self, degree_of_component: torch.Tensor) -> torch.Tensor:
+        """The environment weights as ``[C, (l_max+1)^2, S]``, rows repeated over each degree's components."""
+        weight = self.env_weights.weight.view(self.channels, -1, self.env_weights.in_features)
+        return weight.index_select(1, degree_of_component)
+
     def _update_latent(self, latent: torch.Tensor, tensors: torch.Tensor) -> torch.Tensor:
         scalars = tensors[..., 0]  # the first output irrep is (0, +1)
         update = self.latent_mlp(torch.cat([latent, scalars], dim=-1))
@@ -230,8 +235,12 @@ class AllegroLayer(torch.nn.Module):
         Returns:
             the new latent ``[N, W, S]`` and tensor features ``[N, W, C, D_out]``.
         """
-        weights = self._environment_weights(latent, degree_of_component)
-        env = torch.einsum("nwcj,nwj->ncj", weights, harmonics) * self.env_normalisation
+        # The environment sum is linear in the latent, so sum over the slots first and
+        # map to channels after: sum_w (A l_w)[c, j] h_w[j] = sum_s A[c, j, s] (sum_w l_w[s] h_w[j]).
+        # That replaces a [W*S -> W*C*D] product per atom with a [S -> C*D] one.
+        moments = torch.bmm(latent.transpose(1, 2), harmonics)  # [N, S, D]
+        weight = self._environment_weight_per_component(degree_of_component)  # [C, D, S]
+        env = torch.einsum("nsj,cjs->ncj", moments, weight) * self.env_normalisation
         per_atom_map = self.tensor_product.contract_environment(env)  # [N, C, D_in, D_out]
         tensors = torch.einsum("nwci,ncik->nwck", tensors, per_atom_map)
         return self._update_latent(latent, tensors), tensors
