@@ -242,7 +242,13 @@ class AllegroLayer(torch.nn.Module):
         weight = self._environment_weight_per_component(degree_of_component)  # [C, D, S]
         env = torch.einsum("nsj,cjs->ncj", moments, weight) * self.env_normalisation
         per_atom_map = self.tensor_product.contract_environment(env)  # [N, C, D_in, D_out]
-        tensors = torch.einsum("nwci,ncik->nwck", tensors, per_atom_map)
+        if per_atom_map.shape[-1] == 1:
+            # Scalar outputs only (the last layer): a dot product per edge and channel.
+            # As a batched matrix product its backward would be an outer product with
+            # inner size 1, which BLAS does slowly; multiply-and-sum is faster.
+            tensors = (tensors * per_atom_map.squeeze(-1).unsqueeze(1)).sum(-1, keepdim=True)
+        else:
+            tensors = torch.einsum("nwci,ncik->nwck", tensors, per_atom_map)
         return self._update_latent(latent, tensors), tensors
 
     def forward_edges(
