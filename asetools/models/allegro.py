@@ -19,8 +19,10 @@ This follows the architecture as the nequip-allegro package maintains it:
   (divided by ``sqrt(2 * avg_num_neighbors)``), then scaled and shifted per species.
 
 The evaluation works on a dense ``[atoms, neighbour slots]`` layout: environment sums
-are reductions over slots, and each centre atom's environment is contracted with the
-coupling coefficients once, leaving one small matrix product per edge and channel.
+are reductions over slots (of the latent against the harmonics, mapped to channels
+afterwards), tensor features are kept channel-major ``[atoms, channels, components,
+slots]``, and each centre atom's environment is contracted with the coupling
+coefficients once, leaving one small matrix product per atom and channel.
 
 Because nothing passes messages between atoms, an atom's energy depends only on the
 atoms within ``r_max`` of it, and every feature of an edge vanishes smoothly as its
@@ -143,21 +145,6 @@ class AllegroConfig:
         return float(self.r_max)
 
 
-def per_component_linear(
-    latent: torch.Tensor, weight: torch.Tensor, degree_of_component: torch.Tensor, channels: int
-) -> torch.Tensor:
-    """A linear map to one weight per (channel, degree), repeated over each degree's components.
-
-    ``weight`` is ``[C * L, S]`` (rows ordered channel-major, ``L`` degrees). The rows
-    are repeated before the product, so the result ``[..., C, D]`` (``D`` components)
-    comes from one matrix product; repeating the product's output instead costs an
-    index scatter in the backward pass.
-    """
-    degrees = weight.shape[0] // channels
-    rows = (torch.arange(channels, device=weight.device).unsqueeze(1) * degrees + degree_of_component).flatten()
-    return torch.nn.functional.linear(latent, weight.index_select(0, rows)).unflatten(-1, (channels, -1))
-
-
 def tensor_track_irreps(config: AllegroConfig) -> list[list[Irrep]]:
     """The output irreps of each layer's tensor product, pruned to those that matter.
 
@@ -203,17 +190,13 @@ class AllegroLayer(torch.nn.Module):
         self.env_normalisation = config.avg_num_neighbors**-0.5
         self.channels = channels
 
-    def _environment_weights(self, latent: torch.Tensor, degree_of_component: torch.Tensor) -> torch.Tensor:
-        """``[..., S] -> [..., C, (l_max+1)^2]``: one weight per channel and degree, spread over components."""
-        return per_component_linear(latent, self.env_weights.weight, degree_of_component, self.channels)
-
     def _environment_weight_per_component(self, degree_of_component: torch.Tensor) -> torch.Tensor:
         """The environment weights as ``[C, (l_max+1)^2, S]``, rows repeated over each degree's components."""
         weight = self.env_weights.weight.view(self.channels, -1, self.env_weights.in_features)
         return weight.index_select(1, degree_of_component)
 
-    def _update_latent(self, latent: torch.Tensor, tensors: torch.Tensor) -> torch.Tensor:
-        scalars = tensors[..., 0]  # the first output irrep is (0, +1)
+    def _update_latent(self, latent: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
+        """``(latent + MLP([latent, scalars])) / sqrt(2)``; ``scalars`` are the ``[..., C]`` (0, +1) outputs."""
         update = self.latent_mlp(torch.cat([latent, scalars], dim=-1))
         return (latent + update) * 0.5**0.5
 
@@ -226,14 +209,18 @@ class AllegroLayer(torch.nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One layer on the slot layout (padded slots must carry zero latent and tensors).
 
+        The tensor features are kept channel-major, ``[N, C, D, W]``, so that the
+        product with each atom's ``[C, D_in, D_out]`` map is a plain batched matrix
+        product over ``(atom, channel)`` with no copies into another layout.
+
         Args:
             latent: ``[N, W, S]`` scalar latent of every edge slot.
-            tensors: ``[N, W, C, D_in]`` tensor features.
+            tensors: ``[N, C, D_in, W]`` tensor features.
             harmonics: ``[N, W, (l_max+1)^2]`` spherical harmonics of the edge directions.
             degree_of_component: ``[(l_max+1)^2]`` degree ``l`` of each harmonic component.
 
         Returns:
-            the new latent ``[N, W, S]`` and tensor features ``[N, W, C, D_out]``.
+            the new latent ``[N, W, S]`` and tensor features ``[N, C, D_out, W]``.
         """
         # The environment sum is linear in the latent, so sum over the slots first and
         # map to channels after: sum_w (A l_w)[c, j] h_w[j] = sum_s A[c, j, s] (sum_w l_w[s] h_w[j]).
@@ -246,10 +233,10 @@ class AllegroLayer(torch.nn.Module):
             # Scalar outputs only (the last layer): a dot product per edge and channel.
             # As a batched matrix product its backward would be an outer product with
             # inner size 1, which BLAS does slowly; multiply-and-sum is faster.
-            tensors = (tensors * per_atom_map.squeeze(-1).unsqueeze(1)).sum(-1, keepdim=True)
+            tensors = (tensors * per_atom_map).sum(2, keepdim=True)
         else:
-            tensors = torch.einsum("nwci,ncik->nwck", tensors, per_atom_map)
-        return self._update_latent(latent, tensors), tensors
+            tensors = torch.matmul(per_atom_map.transpose(2, 3), tensors)
+        return self._update_latent(latent, tensors[:, :, 0, :].transpose(1, 2)), tensors
 
     def forward_edges(
         self,
@@ -261,13 +248,14 @@ class AllegroLayer(torch.nn.Module):
         num_atoms: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The same layer on the flat edge list (``[E, ...]`` instead of ``[N, W, ...]``)."""
-        env_edges = self._environment_weights(latent, degree_of_component) * harmonics.unsqueeze(1)
+        weight = self._environment_weight_per_component(degree_of_component)  # [C, D, S]
+        env_edges = torch.einsum("es,cjs->ecj", latent, weight) * harmonics.unsqueeze(1)
         env_atoms = torch.zeros(
             (num_atoms, *env_edges.shape[1:]), dtype=env_edges.dtype, device=env_edges.device
         ).index_add_(0, centre, env_edges)
         env = env_atoms.index_select(0, centre) * self.env_normalisation
         tensors = self.tensor_product(tensors, env)
-        return self._update_latent(latent, tensors), tensors
+        return self._update_latent(latent, tensors[..., 0]), tensors
 
 
 class Allegro(LocalEnergyModel):
@@ -321,10 +309,10 @@ class Allegro(LocalEnergyModel):
     def cutoff(self) -> float:
         return float(self.config.r_max)
 
-    def _edge_embedding(
+    def _two_body_latent(
         self, vectors: torch.Tensor, centre_species: torch.Tensor, neighbour_species: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Initial latent ``[..., S]``, tensor features ``[..., C, D]`` and harmonics ``[..., D]`` of edges ``[..., 3]``."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Initial latent ``[..., S]`` and spherical harmonics ``[..., D]`` of edges ``[..., 3]``."""
         lengths = torch.linalg.vector_norm(vectors, dim=-1)
         harmonics = o3.spherical_harmonics(
             list(range(self.config.l_max + 1)), vectors, normalize=True, normalization="component"
@@ -334,11 +322,13 @@ class Allegro(LocalEnergyModel):
             [self.centre_embedding(centre_species), self.neighbour_embedding(neighbour_species)], dim=-1
         )
         latent = self.two_body_mlp(self.radial_projection(radial) * embedding)
-        weights = per_component_linear(
-            latent, self.tensor_embedding.weight, self.degree_of_component, self.config.num_tensor_features
-        )
-        tensors = weights * harmonics.unsqueeze(-2)
-        return latent, tensors, harmonics
+        return latent, harmonics
+
+    def _tensor_embedding_weight(self) -> torch.Tensor:
+        """The tensor embedding as ``[C * D, S]``, rows repeated over each degree's components."""
+        channels = self.config.num_tensor_features
+        weight = self.tensor_embedding.weight.view(channels, -1, self.tensor_embedding.in_features)
+        return weight.index_select(1, self.degree_of_component).flatten(0, 1)
 
     def _scaled(self, atom_energy: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         return atom_energy * self.energy_scales[species] + self.energy_shifts[species]
@@ -356,7 +346,12 @@ class Allegro(LocalEnergyModel):
         vectors = slots.scatter(vectors, outside)
         neighbour_species = slots.scatter(environments.neighbour_species, 0)
         centre_species_per_slot = centre_species.unsqueeze(1).expand(-1, slots.width)
-        latent, tensors, harmonics = self._edge_embedding(vectors, centre_species_per_slot, neighbour_species)
+        latent, harmonics = self._two_body_latent(vectors, centre_species_per_slot, neighbour_species)
+        # Channel-major tensor features [N, C, D, W]: weights from one product with the
+        # transposed latent, times the harmonics.
+        weights = torch.matmul(self._tensor_embedding_weight(), latent.transpose(1, 2))  # [N, C*D, W]
+        channel_major_shape = (slots.num_atoms, self.config.num_tensor_features, harmonics.shape[-1], slots.width)
+        tensors = weights.view(channel_major_shape) * harmonics.transpose(1, 2).unsqueeze(1)
         for layer in self.layers:
             latent, tensors = layer(latent, tensors, harmonics, self.degree_of_component)
         edge_energy = self.readout_mlp(latent).squeeze(-1) * slots.mask
@@ -367,9 +362,11 @@ class Allegro(LocalEnergyModel):
         """The plain evaluation on the edge list (scatter and gather by index), as a reference."""
         centre = environments.edge_centre
         species = environments.centre_species
-        latent, tensors, harmonics = self._edge_embedding(
+        latent, harmonics = self._two_body_latent(
             environments.edge_vectors, species[centre], environments.neighbour_species
         )
+        weights = torch.nn.functional.linear(latent, self._tensor_embedding_weight())
+        tensors = weights.unflatten(-1, (self.config.num_tensor_features, -1)) * harmonics.unsqueeze(-2)
         for layer in self.layers:
             latent, tensors = layer.forward_edges(
                 latent, tensors, harmonics, self.degree_of_component, centre, environments.num_centres
