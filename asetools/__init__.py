@@ -8,6 +8,6 @@ The public entry points live in the subpackages:
 - :mod:`asetools.testing` -- physics checks shared by every model's tests
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["__version__"]
