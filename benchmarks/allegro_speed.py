@@ -68,12 +68,8 @@ def build_ours(l_max: int) -> Potential:
 
 def neighbour_list_seconds(atoms) -> float:
     """Median seconds to build our graph (matscipy neighbour list) of ``atoms``."""
-    samples = []
-    for _ in range(5):
-        started = time.perf_counter()
-        build_graph(atoms, R_MAX, ["Cu"], dtype=torch.float32)
-        samples.append(time.perf_counter() - started)
-    return sorted(samples)[2]
+    build = lambda: build_graph(atoms, R_MAX, ["Cu"], dtype=torch.float32)  # noqa: E731
+    return time_interleaved({"neighbour list": build}, rounds=5)["neighbour list"]
 
 
 def ours_step(potential: Potential, atoms, stress: bool):

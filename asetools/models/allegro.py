@@ -145,6 +145,16 @@ class AllegroConfig:
         return float(self.r_max)
 
 
+def weight_per_component(linear: torch.nn.Linear, channels: int, degree_of_component: torch.Tensor) -> torch.Tensor:
+    """A bias-free map to one weight per (channel, degree), as ``[C, D, S]`` over components.
+
+    ``linear`` maps ``S`` features to ``C * L`` outputs (channel-major, ``L`` degrees);
+    each degree's row is repeated over its ``2l+1`` components (``degree_of_component``).
+    """
+    weight = linear.weight.view(channels, -1, linear.in_features)
+    return weight.index_select(1, degree_of_component)
+
+
 def tensor_track_irreps(config: AllegroConfig) -> list[list[Irrep]]:
     """The output irreps of each layer's tensor product, pruned to those that matter.
 
@@ -190,11 +200,6 @@ class AllegroLayer(torch.nn.Module):
         self.env_normalisation = config.avg_num_neighbors**-0.5
         self.channels = channels
 
-    def _environment_weight_per_component(self, degree_of_component: torch.Tensor) -> torch.Tensor:
-        """The environment weights as ``[C, (l_max+1)^2, S]``, rows repeated over each degree's components."""
-        weight = self.env_weights.weight.view(self.channels, -1, self.env_weights.in_features)
-        return weight.index_select(1, degree_of_component)
-
     def _update_latent(self, latent: torch.Tensor, scalars: torch.Tensor) -> torch.Tensor:
         """``(latent + MLP([latent, scalars])) / sqrt(2)``; ``scalars`` are the ``[..., C]`` (0, +1) outputs."""
         update = self.latent_mlp(torch.cat([latent, scalars], dim=-1))
@@ -226,7 +231,7 @@ class AllegroLayer(torch.nn.Module):
         # map to channels after: sum_w (A l_w)[c, j] h_w[j] = sum_s A[c, j, s] (sum_w l_w[s] h_w[j]).
         # That replaces a [W*S -> W*C*D] product per atom with a [S -> C*D] one.
         moments = torch.bmm(latent.transpose(1, 2), harmonics)  # [N, S, D]
-        weight = self._environment_weight_per_component(degree_of_component)  # [C, D, S]
+        weight = weight_per_component(self.env_weights, self.channels, degree_of_component)  # [C, D, S]
         env = torch.einsum("nsj,cjs->ncj", moments, weight) * self.env_normalisation
         per_atom_map = self.tensor_product.contract_environment(env)  # [N, C, D_in, D_out]
         if per_atom_map.shape[-1] == 1:
@@ -248,7 +253,7 @@ class AllegroLayer(torch.nn.Module):
         num_atoms: int,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """The same layer on the flat edge list (``[E, ...]`` instead of ``[N, W, ...]``)."""
-        weight = self._environment_weight_per_component(degree_of_component)  # [C, D, S]
+        weight = weight_per_component(self.env_weights, self.channels, degree_of_component)  # [C, D, S]
         env_edges = torch.einsum("es,cjs->ecj", latent, weight) * harmonics.unsqueeze(1)
         env_atoms = torch.zeros(
             (num_atoms, *env_edges.shape[1:]), dtype=env_edges.dtype, device=env_edges.device
@@ -327,8 +332,7 @@ class Allegro(LocalEnergyModel):
     def _tensor_embedding_weight(self) -> torch.Tensor:
         """The tensor embedding as ``[C * D, S]``, rows repeated over each degree's components."""
         channels = self.config.num_tensor_features
-        weight = self.tensor_embedding.weight.view(channels, -1, self.tensor_embedding.in_features)
-        return weight.index_select(1, self.degree_of_component).flatten(0, 1)
+        return weight_per_component(self.tensor_embedding, channels, self.degree_of_component).flatten(0, 1)
 
     def _scaled(self, atom_energy: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         return atom_energy * self.energy_scales[species] + self.energy_shifts[species]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["NeighbourSlots", "neighbour_slots"]
+__all__ = ["NeighbourSlots", "neighbour_slots", "sorted_by_centre"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,11 @@ class NeighbourSlots:
         return padded.view(self.num_atoms, self.width, *trailing)
 
 
+def sorted_by_centre(centre: torch.Tensor) -> bool:
+    """Whether the edges' centre atoms ``centre [E]`` are in non-decreasing order."""
+    return centre.numel() < 2 or bool((centre[1:] >= centre[:-1]).all())
+
+
 def neighbour_slots(centre: torch.Tensor, num_atoms: int) -> NeighbourSlots:
     """The slot layout of the edges whose centre atoms are ``centre [E]``.
 
@@ -58,7 +63,7 @@ def neighbour_slots(centre: torch.Tensor, num_atoms: int) -> NeighbourSlots:
     width = int(counts.max()) if num_edges else 0
     starts = torch.cumsum(counts, 0) - counts
     positions = torch.arange(num_edges, device=device)
-    if num_edges < 2 or bool((centre[1:] >= centre[:-1]).all()):
+    if sorted_by_centre(centre):
         rank = positions - starts[centre]
     else:
         order = torch.argsort(centre, stable=True)

@@ -19,6 +19,7 @@ import torch
 from ..graph import AtomicGraph
 from .base import EnergyModel
 from .local import LocalEnergyModel, LocalEnvironments
+from .neighbour_slots import sorted_by_centre
 
 __all__ = ["Potential", "PotentialOutput"]
 
@@ -140,14 +141,12 @@ class Potential(torch.nn.Module):
         centre, neighbour = graph.edge_index[0], graph.edge_index[1]
         with torch.no_grad():
             vectors = graph.edge_vectors()
-        if centre.numel() > 1 and not bool((centre[1:] >= centre[:-1]).all()):
+        if not sorted_by_centre(centre):
             order = torch.argsort(centre, stable=True)
             centre, neighbour, vectors = centre[order], neighbour[order], vectors[order]
-        edge_offsets = torch.zeros(graph.num_atoms + 1, dtype=torch.long, device=centre.device)
-        edge_offsets[1:] = torch.cumsum(torch.bincount(centre, minlength=graph.num_atoms), 0)
+        offsets = [0] + torch.cumsum(torch.bincount(centre, minlength=graph.num_atoms), 0).tolist()
         atom_energies = torch.empty(graph.num_atoms, dtype=graph.dtype, device=graph.device)
         edge_grads = torch.zeros_like(vectors) if needs_grad else None
-        offsets = edge_offsets.tolist()
         for start, stop in _blocks(offsets, self.edges_per_block):
             first, last = offsets[start], offsets[stop]
             block_vectors = vectors[first:last]
