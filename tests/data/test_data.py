@@ -28,7 +28,7 @@ def test_labels_from_info_and_arrays():
     assert read_energy(atoms, "REF_energy") == -1.5
     np.testing.assert_array_equal(read_forces(atoms, "REF_forces"), 1.0)
     with pytest.raises(ValueError, match="structure 7 has no reference energy 'energy'"):
-        read_energy(atoms, index=7)
+        read_energy(atoms, where=7)
     atoms.arrays["REF_forces"][3, 1] = np.nan
     with pytest.raises(ValueError, match="NaN"):
         read_forces(atoms, "REF_forces")
