@@ -25,7 +25,10 @@ _REQUIRED = ("format", "format_version", "kind", "config", "species", "cutoff", 
 
 
 def save_checkpoint(
-    model: EnergyModel, path: str | os.PathLike, metadata: dict[str, Any] | None = None
+    model: EnergyModel,
+    path: str | os.PathLike,
+    metadata: dict[str, Any] | None = None,
+    training_state: dict[str, Any] | None = None,
 ) -> Path:
     """Write ``model`` to ``path`` atomically and return the path.
 
@@ -33,6 +36,8 @@ def save_checkpoint(
         model: an :class:`~asetools.models.EnergyModel` (or a ``Potential`` wrapping one).
         path: destination file; its directory must exist.
         metadata: extra plain-Python information (training data hash, metrics, ...).
+        training_state: what a trainer needs to resume (optimiser, schedule, ...),
+            stored under ``"training_state"``; plain values and tensors only.
     """
     if isinstance(model, Potential):
         model = model.model
@@ -50,6 +55,8 @@ def save_checkpoint(
         "torch_version": str(torch.__version__),
         "metadata": dict(metadata or {}),
     }
+    if training_state is not None:
+        payload["training_state"] = training_state
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
     return Path(path)
@@ -97,7 +104,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
-    """Build the model stored at ``path`` and load its weights (on the CPU).
+    """Build the model stored at ``path`` and load its weights (on the CPU, in their stored precision).
 
     The checkpoint's metadata is available as ``model.checkpoint_metadata``.
     """
@@ -113,6 +120,9 @@ def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
         model = model_class.from_config(payload["config"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"checkpoint {path}: invalid {kind} config: {error}") from error
+    stored_dtypes = {v.dtype for v in payload["state_dict"].values() if torch.is_tensor(v) and v.is_floating_point()}
+    if len(stored_dtypes) == 1:
+        model.to(dtype=stored_dtypes.pop())  # keep the precision the weights were saved in
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as error:

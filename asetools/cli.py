@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from . import __version__
@@ -26,6 +27,39 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .training.config import load_train_config
+    from .training.evaluate import format_report
+    from .training.run import train_from_config
+
+    config = load_train_config(args.config)
+    interactive = sys.stderr.isatty() and not args.log
+    logging.basicConfig(level=logging.WARNING if interactive else logging.INFO, format="%(message)s")
+    _, result = train_from_config(config, resume=args.resume, progress=interactive)
+    print(f"stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
+    print("validation errors of the kept weights:")
+    print(format_report(result.final))
+    directory = config.output.directory
+    print(f"wrote {directory}/best.pt (use it), {directory}/last.pt (resume), metrics.csv, learning_curves.png")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from .checkpoint import load_checkpoint
+    from .data.frames import LabelKeys, read_labelled_frames
+    from .training.evaluate import evaluate_model, format_report, write_predictions
+
+    model = load_checkpoint(args.checkpoint)
+    keys = LabelKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key)
+    frames = read_labelled_frames(args.data, keys, model.species, index=args.index, skip_bad=args.skip_bad_frames)
+    metrics, predictions = evaluate_model(model, frames, args.batch_size, args.dtype, args.device)
+    print(format_report(metrics))
+    if args.output:
+        write_predictions(frames, predictions, args.output)
+        print(f"wrote predictions to {args.output}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asetools", description="Machine-learned potentials as ASE tools.")
     parser.add_argument("--version", action="version", version=f"asetools {__version__}")
@@ -33,6 +67,26 @@ def build_parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="describe a model checkpoint")
     info.add_argument("checkpoint", help="path of a checkpoint file (.pt)")
     info.set_defaults(handler=_info)
+
+    train = commands.add_parser("train", help="train a model from a YAML configuration")
+    train.add_argument("config", help="training configuration (YAML): data, model, training, output sections")
+    train.add_argument("--resume", action="store_true", help="continue the run in output.directory from last.pt")
+    train.add_argument("--log", action="store_true", help="log one line per epoch instead of a progress bar")
+    train.set_defaults(handler=_train)
+
+    evaluate = commands.add_parser("evaluate", help="errors of a model on a labelled data file")
+    evaluate.add_argument("checkpoint", help="model checkpoint (.pt)")
+    evaluate.add_argument("data", help="labelled structures (extxyz, ASE database, ...)")
+    evaluate.add_argument("--output", help="write the predictions to this extxyz file")
+    evaluate.add_argument("--index", default=":", help="frames to use, ase.io syntax (default all)")
+    evaluate.add_argument("--energy-key", default="energy", help="reference energy key (default energy)")
+    evaluate.add_argument("--forces-key", default="forces", help="reference forces key (default forces)")
+    evaluate.add_argument("--stress-key", default="stress", help="reference stress key (default stress)")
+    evaluate.add_argument("--skip-bad-frames", action="store_true", help="skip frames with broken labels")
+    evaluate.add_argument("--batch-size", type=int, default=16, help="structures per evaluation batch")
+    evaluate.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    evaluate.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    evaluate.set_defaults(handler=_evaluate)
     return parser
 
 
@@ -40,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError) as error:
         print(f"asetools {args.command}: error: {error}", file=sys.stderr)
         return 2
 

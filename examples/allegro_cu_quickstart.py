@@ -77,7 +77,7 @@ def train(args: argparse.Namespace) -> tuple[Allegro, dict]:
         batch_size=4,
         learning_rate=1e-2,
         energy_weight=10.0,
-        force_weight=1.0,
+        forces_weight=1.0,
         seed=args.seed,
         max_seconds=args.seconds,
         progress=sys.stderr.isatty(),

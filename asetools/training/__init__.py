@@ -1,5 +1,30 @@
 """Training energy models on labelled structures."""
 
-from .fit import ErrorMetrics, FitResult, Sample, collate, evaluate_errors, fit, make_samples
+from .config import DataConfig, ModelSection, OutputConfig, TrainingConfig, TrainRunConfig, load_train_config
+from .fit import fit
+from .loss import LossWeights
+from .metrics import ErrorMetrics, Predictions, evaluate_errors, predict_samples
+from .samples import Sample, collate, make_samples
+from .trainer import BEST_CHECKPOINT, LAST_CHECKPOINT, FitResult, Trainer
 
-__all__ = ["ErrorMetrics", "FitResult", "Sample", "collate", "evaluate_errors", "fit", "make_samples"]
+__all__ = [
+    "BEST_CHECKPOINT",
+    "DataConfig",
+    "ErrorMetrics",
+    "FitResult",
+    "LAST_CHECKPOINT",
+    "LossWeights",
+    "ModelSection",
+    "OutputConfig",
+    "Predictions",
+    "Sample",
+    "TrainRunConfig",
+    "Trainer",
+    "TrainingConfig",
+    "collate",
+    "evaluate_errors",
+    "fit",
+    "load_train_config",
+    "make_samples",
+    "predict_samples",
+]

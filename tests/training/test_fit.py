@@ -28,7 +28,7 @@ def test_fit_reduces_the_force_error(emt_frames):
     assert result.final.force_mae < 0.2 * result.initial.force_mae
     assert len(result.history) == 20 and 1 <= result.best_epoch <= 20
     assert result.final.force_mae == pytest.approx(
-        min(h["validation_force_mae"] for h in result.history if h["epoch"] == result.best_epoch)
+        min(h["force_mae"] for h in result.history if h["epoch"] == result.best_epoch)
     )
 
 

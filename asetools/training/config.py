@@ -1,0 +1,215 @@
+"""Typed configuration of a training run, loaded from YAML by ``asetools train config.yaml``.
+
+A configuration file has four sections::
+
+    data:       where the structures are and how they are labelled (DataConfig)
+    model:      the model kind and its hyperparameters (ModelSection)
+    training:   optimiser, loss weights, schedule, stopping (TrainingConfig)
+    output:     the run directory (OutputConfig)
+
+Every field has a default except ``data.train_file``. Normalisation fields of the
+model (neighbour count, energy shifts and scales) come from the training data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..config import from_dict, load_yaml
+from ..data.frames import LabelKeys
+
+__all__ = ["DataConfig", "ModelSection", "TrainingConfig", "OutputConfig", "TrainRunConfig", "load_train_config"]
+
+#: Model-config fields filled in from the training data, not from the user.
+NORMALISATION_FIELDS = ("avg_num_neighbors", "per_species_energy_scales", "per_species_energy_shifts")
+
+
+@dataclass
+class DataConfig:
+    """Training and validation data.
+
+    Attributes:
+        train_file: extxyz file or ASE database with the training structures.
+        validation_file: a separate validation file; without it ``validation_fraction``
+            of ``train_file`` is held out at random (seeded by ``split_seed``).
+        validation_fraction: share of ``train_file`` held out when there is no validation file.
+        split_seed: seed of the random split.
+        max_train_frames: use at most this many training frames (a seeded random subset).
+        keys: label keys (``energy``/``forces``/``stress``; e.g. ``REF_energy``).
+        isolated_atoms_file: one-atom frames whose energies become per-species energy
+            shifts; without it the shifts are fitted by least squares.
+        skip_bad_frames: drop frames with missing or broken labels with a warning
+            instead of stopping with an error.
+    """
+
+    train_file: str
+    validation_file: str | None = None
+    validation_fraction: float = 0.1
+    split_seed: int = 0
+    max_train_frames: int | None = None
+    keys: LabelKeys = field(default_factory=LabelKeys)
+    isolated_atoms_file: str | None = None
+    skip_bad_frames: bool = False
+
+    def __post_init__(self):
+        if self.validation_file is None and not 0.0 < self.validation_fraction < 1.0:
+            raise ValueError(f"data.validation_fraction: must be between 0 and 1, got {self.validation_fraction}")
+        if self.max_train_frames is not None and self.max_train_frames < 1:
+            raise ValueError(f"data.max_train_frames: must be at least 1, got {self.max_train_frames}")
+
+    def resolve_paths(self, base: str) -> None:
+        """Make relative file names relative to ``base`` (the configuration file's directory)."""
+        for name in ("train_file", "validation_file", "isolated_atoms_file"):
+            value = getattr(self, name)
+            if value is not None and not os.path.isabs(value):
+                setattr(self, name, os.path.normpath(os.path.join(base, value)))
+
+
+@dataclass
+class ModelSection:
+    """The model to train.
+
+    Attributes:
+        kind: the model kind (``allegro``).
+        species: element symbols in model order; default: every element in the
+            training data, by atomic number.
+        options: the model's hyperparameters (for Allegro the fields of
+            :class:`~asetools.models.AllegroConfig` except ``species`` and the
+            normalisation fields, which are computed from the data).
+    """
+
+    kind: str = "allegro"
+    species: list[str] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        from ..models import MODEL_CLASSES
+
+        if self.kind not in MODEL_CLASSES:
+            raise ValueError(f"model.kind: unknown model {self.kind!r}; choose one of {', '.join(sorted(MODEL_CLASSES))}")
+        reserved = sorted(set(self.options) & {"species", *NORMALISATION_FIELDS})
+        if reserved:
+            raise ValueError(
+                f"model.options: {', '.join(reserved)} are set from the data (species by model.species); remove them"
+            )
+        # Check the options now, with placeholder species, so a typo fails before the data is read.
+        config_class = MODEL_CLASSES[self.kind].config_class
+        try:
+            from_dict(config_class, {"species": self.species or ["H"], **self.options}, context="model.options")
+        except TypeError as error:
+            raise ValueError(f"model.options: {error}") from None
+
+
+@dataclass
+class TrainingConfig:
+    """How to train.
+
+    Attributes:
+        epochs: maximum number of passes over the training data.
+        batch_size: structures per optimiser step.
+        validation_batch_size: structures per evaluation batch.
+        optimizer: ``adam`` or ``amsgrad``.
+        learning_rate: initial step size.
+        weight_decay: L2 penalty of Adam (0 for none).
+        energy_weight, forces_weight, stress_weight: loss weights (see
+            :class:`~asetools.training.LossWeights`); stress only where labelled.
+        lr_factor: the learning rate is multiplied by this when the validation loss
+            has not improved for ``lr_patience`` epochs.
+        lr_patience: epochs without improvement before the learning rate drops.
+        min_learning_rate: stop when the learning rate has fallen below this.
+        ema_decay: decay of the exponential moving average of the weights used for
+            validation and saved (``null`` to validate and save the raw weights).
+        early_stopping_patience: stop after this many epochs without a better
+            validation loss (``null``: never).
+        max_seconds: stop after the epoch in which this much training time has passed.
+        gradient_clip_norm: clip the gradient's norm to this (``null``: no clipping).
+        seed: seeds the weight initialisation and the batch order.
+        dtype: ``float32`` or ``float64``.
+        device: torch device (``cpu``, ``cuda``, ``cuda:1``).
+    """
+
+    epochs: int = 100
+    batch_size: int = 4
+    validation_batch_size: int = 16
+    optimizer: Literal["adam", "amsgrad"] = "adam"
+    learning_rate: float = 5e-3
+    weight_decay: float = 0.0
+    energy_weight: float = 1.0
+    forces_weight: float = 1.0
+    stress_weight: float = 0.0
+    lr_factor: float = 0.5
+    lr_patience: int = 5
+    min_learning_rate: float = 1e-6
+    ema_decay: float | None = 0.99
+    early_stopping_patience: int | None = None
+    max_seconds: float | None = None
+    gradient_clip_norm: float | None = None
+    seed: int = 0
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = "cpu"
+
+    def __post_init__(self):
+        positive = ("batch_size", "validation_batch_size", "learning_rate")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"training.{name}: must be positive, got {getattr(self, name)}")
+        if self.epochs < 0:
+            raise ValueError(f"training.epochs: must not be negative, got {self.epochs}")
+        if not 0.0 < self.lr_factor < 1.0:
+            raise ValueError(f"training.lr_factor: must be between 0 and 1, got {self.lr_factor}")
+        if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:
+            raise ValueError(f"training.ema_decay: must be between 0 and 1 (or null), got {self.ema_decay}")
+        for name in ("early_stopping_patience", "max_seconds", "gradient_clip_norm"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"training.{name}: must be positive (or null), got {value}")
+        if self.min_learning_rate >= self.learning_rate:
+            raise ValueError(
+                f"training.min_learning_rate: must be below learning_rate ({self.learning_rate:g}), "
+                f"got {self.min_learning_rate:g}"
+            )
+        for name in ("energy_weight", "forces_weight", "stress_weight", "weight_decay", "min_learning_rate", "lr_patience"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"training.{name}: must not be negative, got {getattr(self, name)}")
+
+    #: Fields that may differ when a run is resumed (they only decide when it stops).
+    RESUMABLE_CHANGES = ("epochs", "max_seconds", "early_stopping_patience")
+
+
+@dataclass
+class OutputConfig:
+    """Where a run writes its files.
+
+    Attributes:
+        directory: run directory: ``best.pt`` and ``last.pt`` checkpoints,
+            ``metrics.csv``, ``learning_curves.png`` and a copy of the configuration.
+        plot_every: redraw the learning curves every this many epochs (and at the end).
+    """
+
+    directory: str = "run"
+    plot_every: int = 10
+
+
+@dataclass
+class TrainRunConfig:
+    """A whole training run: data, model, training and output sections."""
+
+    data: DataConfig
+    model: ModelSection = field(default_factory=ModelSection)
+    training: TrainingConfig = field(default_factory=TrainingConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def load_train_config(path: str | os.PathLike) -> TrainRunConfig:
+    """Read and validate a training configuration; relative file names are relative to the file."""
+    config = load_yaml(TrainRunConfig, path)
+    base = os.path.dirname(os.path.abspath(os.fspath(path)))
+    config.data.resolve_paths(base)
+    if not os.path.isabs(config.output.directory):
+        config.output.directory = os.path.normpath(os.path.join(base, config.output.directory))
+    return config
+
+

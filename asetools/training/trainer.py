@@ -1,0 +1,348 @@
+"""The training loop: Adam/AMSGrad, plateau schedule, EMA, early stopping, checkpoints, resume.
+
+A :class:`Trainer` owns everything whose state changes during training (weights,
+their moving average, optimiser, scheduler, the batch-order generator, the history),
+and can write all of it into one checkpoint and read it back. A run resumed from
+``last.pt`` therefore continues exactly as the uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from .._optional import optional_import
+from ..checkpoint import read_checkpoint, save_checkpoint
+from ..config import to_dict
+from ..models import EnergyModel, Potential
+from .config import TrainingConfig
+from .log import write_learning_curves, write_metrics_csv
+from .loss import LossWeights, loss_terms, predict, total_loss
+from .metrics import ErrorMetrics, evaluate_errors
+from .samples import Sample, collate
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Trainer", "FitResult", "BEST_CHECKPOINT", "LAST_CHECKPOINT"]
+
+BEST_CHECKPOINT = "best.pt"
+LAST_CHECKPOINT = "last.pt"
+
+
+@dataclass
+class FitResult:
+    """What a training run did.
+
+    Attributes:
+        history: one dict per epoch: ``epoch``, ``train_loss``, ``validation_loss``,
+            ``energy_mae``/``energy_rmse`` (eV/atom), ``force_mae``/``force_rmse`` (eV/Å),
+            ``stress_mae`` (eV/Å³, NaN without stress labels), ``learning_rate``, ``seconds``.
+        initial: validation errors before training.
+        final: validation errors of the kept (best) weights.
+        best_epoch: the epoch whose weights were kept (0: the initial ones).
+        seconds: training time, summed over resumed parts.
+        stop_reason: why the run ended.
+    """
+
+    history: list[dict[str, float]] = field(default_factory=list)
+    initial: ErrorMetrics | None = None
+    final: ErrorMetrics | None = None
+    best_epoch: int = 0
+    seconds: float = 0.0
+    stop_reason: str = ""
+
+
+def _ema_average(decay: float):
+    """EMA update with nequip's warm-up: the decay is ``min(decay, (1 + n) / (10 + n))`` after n updates."""
+
+    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
+        n = float(num_averaged)
+        rate = min(decay, (1.0 + n) / (10.0 + n))
+        torch._foreach_lerp_(averaged, current, 1.0 - rate)
+
+    return average
+
+
+def _metrics_or_none(payload: dict[str, Any] | None) -> ErrorMetrics | None:
+    return None if payload is None else ErrorMetrics(**payload)
+
+
+class Trainer:
+    """Train an energy model on prepared samples.
+
+    Args:
+        model: the energy model, trained in place (moved to the config's dtype and device).
+        train: training samples (see :func:`~asetools.training.make_samples`), in the
+            config's dtype and on its device.
+        validation: validation samples; without them the training samples are monitored.
+        config: the training options.
+        directory: run directory for checkpoints and logs (``None``: write no files).
+        metadata: extra plain values stored in every checkpoint (data statistics, ...).
+        progress: show a tqdm progress bar over epochs.
+    """
+
+    def __init__(
+        self,
+        model: EnergyModel,
+        train: Sequence[Sample],
+        validation: Sequence[Sample] = (),
+        config: TrainingConfig | None = None,
+        directory: str | Path | None = None,
+        metadata: dict[str, Any] | None = None,
+        progress: bool = False,
+        plot_every: int = 10,
+    ):
+        if not train:
+            raise ValueError("the training set is empty")
+        self.config = config or TrainingConfig()
+        dtype = getattr(torch, self.config.dtype)
+        self.model = model.to(device=self.config.device, dtype=dtype)
+        self.train_samples = list(train)
+        self.validation_samples = list(validation)
+        self.directory = None if directory is None else Path(directory)
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+        self.metadata = dict(metadata or {})
+        self.progress = progress
+        self.plot_every = plot_every
+        self.weights = LossWeights(self.config.energy_weight, self.config.forces_weight, self.config.stress_weight)
+        self.optimiser = torch.optim.Adam(
+            self.model.parameters(),
+            lr=self.config.learning_rate,
+            weight_decay=self.config.weight_decay,
+            amsgrad=self.config.optimizer == "amsgrad",
+        )
+        self.scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            self.optimiser, factor=self.config.lr_factor, patience=self.config.lr_patience
+        )
+        self.ema = (
+            None
+            if self.config.ema_decay is None
+            else AveragedModel(self.model, multi_avg_fn=_ema_average(self.config.ema_decay))
+        )
+        self.generator = torch.Generator().manual_seed(self.config.seed)
+        self.epoch = 0
+        self.best_loss = math.inf
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.epochs_since_best = 0
+        self.result = FitResult()
+
+    # ----------------------------------------------------------------- evaluation
+    @property
+    def evaluated_model(self) -> EnergyModel:
+        """The weights used for validation and saved: the moving average, or the raw weights."""
+        return self.model if self.ema is None else self.ema.module
+
+    def validate(self) -> ErrorMetrics:
+        """Errors of the evaluated weights on the validation samples (training samples without them)."""
+        model = self.evaluated_model
+        was_training = model.training
+        model.eval()
+        try:
+            return evaluate_errors(
+                Potential(model), self.validation_samples or self.train_samples, self.config.validation_batch_size
+            )
+        finally:
+            model.train(was_training)
+
+    def _validation_loss(self, metrics: ErrorMetrics) -> float:
+        return metrics.loss(self.weights.energy, self.weights.forces, self.weights.stress)
+
+    # ----------------------------------------------------------------- training
+    def _train_epoch(self, potential: Potential) -> float:
+        self.model.train()
+        order = torch.randperm(len(self.train_samples), generator=self.generator).tolist()
+        total, count = 0.0, 0
+        for start in range(0, len(order), self.config.batch_size):
+            batch = collate([self.train_samples[i] for i in order[start : start + self.config.batch_size]])
+            self.optimiser.zero_grad(set_to_none=True)
+            loss = total_loss(loss_terms(predict(potential, batch, self.weights, create_graph=True), batch), self.weights)
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"epoch {self.epoch + 1}: the training loss is {float(loss)}; lower the learning rate, "
+                    "set training.gradient_clip_norm, or check the data for outliers"
+                )
+            loss.backward()
+            if self.config.gradient_clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.gradient_clip_norm)
+            self.optimiser.step()
+            if self.ema is not None:
+                self.ema.update_parameters(self.model)
+            total += float(loss.detach()) * batch.graph.num_graphs
+            count += batch.graph.num_graphs
+        return total / count
+
+    def run(self) -> FitResult:
+        """Train until ``epochs``, early stopping, the learning-rate floor or the time budget.
+
+        At the end the model holds the best evaluated weights (the moving average if
+        EMA is on). With a run directory, ``last.pt`` (everything needed to resume)
+        and ``best.pt`` are written after every epoch.
+        """
+        config = self.config
+        result = self.result
+        if result.initial is None:
+            result.initial = result.final = self.validate()
+            self.best_loss = self._validation_loss(result.initial)
+            self.best_state = copy.deepcopy(self.evaluated_model.state_dict())
+        potential = Potential(self.model)
+        epochs = range(self.epoch + 1, config.epochs + 1)
+        bar = None
+        if self.progress:
+            tqdm = optional_import("tqdm.auto", extra="progress").tqdm
+            bar = tqdm(total=config.epochs, initial=self.epoch, desc="train", unit="epoch")
+        started = time.perf_counter() - result.seconds
+        result.stop_reason = self._stop_reason() or f"reached {config.epochs} epochs"
+        for epoch in epochs:
+            if self._stop_reason():
+                break
+            train_loss = self._train_epoch(potential)
+            self.epoch = epoch
+            metrics = self.validate()
+            validation_loss = self._validation_loss(metrics)
+            self.scheduler.step(validation_loss)
+            if validation_loss < self.best_loss:
+                self.best_loss, result.best_epoch, result.final = validation_loss, epoch, metrics
+                self.best_state = copy.deepcopy(self.evaluated_model.state_dict())
+                self.epochs_since_best = 0
+            else:
+                self.epochs_since_best += 1
+            result.seconds = time.perf_counter() - started
+            record = {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "validation_loss": validation_loss,
+                "energy_mae": metrics.energy_mae,
+                "energy_rmse": metrics.energy_rmse,
+                "force_mae": metrics.force_mae,
+                "force_rmse": metrics.force_rmse,
+                "stress_mae": math.nan if metrics.stress_mae is None else metrics.stress_mae,
+                "learning_rate": self.optimiser.param_groups[0]["lr"],
+                "seconds": result.seconds,
+            }
+            result.history.append(record)
+            logger.info(
+                f"epoch {epoch:4d}  loss {train_loss:.3e}  val E MAE {1e3 * metrics.energy_mae:7.2f} meV/atom"
+                f"  val F MAE {1e3 * metrics.force_mae:7.1f} meV/Å  lr {record['learning_rate']:.1e}"
+            )
+            self._write_files(final=False)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(F_meV=f"{1e3 * metrics.force_mae:.1f}", best=result.best_epoch)
+            reason = self._stop_reason()
+            if reason:
+                result.stop_reason = reason
+                break
+        if bar is not None:
+            bar.close()
+        self._write_files(final=True)  # before the swap below: last.pt keeps the state to resume from
+        self.evaluated_model.load_state_dict(self.best_state)
+        if self.ema is not None:
+            self.model.load_state_dict(self.best_state)
+        self.model.eval()
+        return result
+
+    def _stop_reason(self) -> str:
+        config = self.config
+        if self.epoch >= config.epochs:
+            return f"reached {config.epochs} epochs"
+        if config.early_stopping_patience is not None and self.epochs_since_best >= config.early_stopping_patience:
+            return f"no better validation loss for {self.epochs_since_best} epochs"
+        if self.optimiser.param_groups[0]["lr"] < config.min_learning_rate:
+            return f"learning rate below {config.min_learning_rate:g}"
+        if config.max_seconds is not None and self.result.seconds >= config.max_seconds:
+            return f"time budget of {config.max_seconds:g} s used"
+        return ""
+
+    # ----------------------------------------------------------------- files and state
+    def _checkpoint_metadata(self) -> dict[str, Any]:
+        final = self.result.final
+        return {
+            **self.metadata,
+            "epoch": self.epoch,
+            "best_epoch": self.result.best_epoch,
+            "validation_energy_mae_eV_per_atom": None if final is None else final.energy_mae,
+            "validation_force_mae_eV_per_A": None if final is None else final.force_mae,
+        }
+
+    def _write_files(self, final: bool) -> None:
+        if self.directory is None:
+            return
+        metadata = self._checkpoint_metadata()
+        save_checkpoint(self.evaluated_model, self.directory / LAST_CHECKPOINT, metadata, self.state_dict())
+        best = copy.deepcopy(self.evaluated_model)
+        best.load_state_dict(self.best_state)
+        save_checkpoint(best, self.directory / BEST_CHECKPOINT, metadata)
+        write_metrics_csv(self.result.history, self.directory / "metrics.csv")
+        if final or (self.plot_every and self.epoch % self.plot_every == 0):
+            write_learning_curves(self.result.history, self.directory / "learning_curves.png")
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything that changes during training, as plain values and tensors."""
+        result = self.result
+        return {
+            "config": to_dict(self.config),
+            "epoch": self.epoch,
+            "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
+            "ema": None if self.ema is None else self.ema.state_dict(),
+            "optimiser": self.optimiser.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "generator": self.generator.get_state(),
+            "best_loss": self.best_loss,
+            "best_state": self.best_state,
+            "epochs_since_best": self.epochs_since_best,
+            "history": list(result.history),
+            "initial": None if result.initial is None else to_dict(result.initial),
+            "final": None if result.final is None else to_dict(result.final),
+            "best_epoch": result.best_epoch,
+            "seconds": result.seconds,
+            "metadata": dict(self.metadata),
+        }
+
+    def load_state_dict(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
+        """Continue from :meth:`state_dict`; the settings must match except those that only decide when to stop."""
+        stored, current = state["config"], to_dict(self.config)
+        changed = [
+            name for name in current
+            if stored.get(name) != current[name] and name not in TrainingConfig.RESUMABLE_CHANGES
+        ]
+        if changed:
+            details = ", ".join(f"training.{n}: {stored.get(n)!r} -> {current[n]!r}" for n in changed)
+            raise ValueError(f"cannot resume from {source}: the training settings changed ({details}); start a new run")
+        for key in ("dataset_fingerprint",):
+            if key in self.metadata and state["metadata"].get(key) not in (None, self.metadata[key]):
+                raise ValueError(f"cannot resume from {source}: the training data changed since it was written")
+        self.model.load_state_dict(state["model"])
+        if self.ema is not None:
+            self.ema.load_state_dict(state["ema"])
+        self.optimiser.load_state_dict(state["optimiser"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        self.epoch = int(state["epoch"])
+        self.best_loss = float(state["best_loss"])
+        self.best_state = state["best_state"]
+        self.epochs_since_best = int(state["epochs_since_best"])
+        self.result = FitResult(
+            history=list(state["history"]),
+            initial=_metrics_or_none(state["initial"]),
+            final=_metrics_or_none(state["final"]),
+            best_epoch=int(state["best_epoch"]),
+            seconds=float(state["seconds"]),
+        )
+
+    def resume(self, path: str | Path) -> None:
+        """Load the training state stored in a ``last.pt`` checkpoint."""
+        payload = read_checkpoint(path)
+        state = payload.get("training_state")
+        if state is None:
+            raise ValueError(f"{path} holds a model but no training state; resume from a run's {LAST_CHECKPOINT}")
+        self.load_state_dict(state, source=str(path))

@@ -1,0 +1,90 @@
+"""`asetools train config.yaml` and `asetools evaluate model.pt data.xyz` end to end."""
+
+import ase.io
+import numpy as np
+import pytest
+import yaml
+
+from asetools.calculators import AllegroCalc
+from asetools.cli import main
+from asetools.data import emt_copper_dataset
+
+
+@pytest.fixture(scope="module")
+def data_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "cu.xyz"
+    frames = emt_copper_dataset(12, repeat=(2, 2, 1), max_strain=0.02, seed=2)
+    for atoms in frames:  # REF_-style keys, as in many published data sets
+        atoms.info["REF_energy"] = atoms.get_potential_energy()
+        atoms.arrays["REF_forces"] = atoms.get_forces()
+        atoms.calc = None
+    ase.io.write(path, frames, format="extxyz")
+    return path
+
+
+def write_config(directory, data_file, **training):
+    config = {
+        "data": {
+            "train_file": str(data_file),
+            "validation_fraction": 0.25,
+            "keys": {"energy": "REF_energy", "forces": "REF_forces"},
+        },
+        "model": {
+            "options": {
+                "r_max": 4.0, "num_layers": 1, "num_scalar_features": 8, "num_tensor_features": 2,
+                "two_body_mlp_hidden": [8], "latent_mlp_hidden": [8], "readout_mlp_hidden": [8],
+            }
+        },
+        "training": {"epochs": 2, "batch_size": 3, **training},
+        "output": {"directory": "run"},
+    }
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def test_train_resume_and_evaluate(tmp_path, data_file, capsys):
+    config = write_config(tmp_path, data_file)
+    assert main(["train", str(config), "--log"]) == 0
+    out = capsys.readouterr().out
+    assert "kept epoch" in out and "forces on Cu" in out
+    for name in ("best.pt", "last.pt", "metrics.csv", "learning_curves.png", "config.yaml"):
+        assert (tmp_path / "run" / name).exists(), name
+    # A second start would overwrite the run: refused; --resume continues it.
+    assert main(["train", str(config)]) == 2
+    assert "--resume" in capsys.readouterr().err
+    write_config(tmp_path, data_file, epochs=3)
+    assert main(["train", str(config), "--resume", "--log"]) == 0
+    capsys.readouterr()
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3
+
+    predictions = tmp_path / "predictions.xyz"
+    model = tmp_path / "run" / "best.pt"
+    args = ["evaluate", str(model), str(data_file), "--energy-key", "REF_energy", "--forces-key", "REF_forces"]
+    assert main(args + ["--output", str(predictions), "--dtype", "float64"]) == 0
+    report = capsys.readouterr().out
+    force_mae = float(report.split("forces  MAE")[1].split()[0])
+
+    # Independent check: the calculator's forces on the same frames give the same error.
+    calc = AllegroCalc(str(model), dtype="float64")
+    errors, written = [], ase.io.read(predictions, ":")
+    for atoms, saved in zip(ase.io.read(data_file, ":"), written):
+        reference = atoms.arrays["REF_forces"]
+        atoms.calc = calc
+        errors.append(np.abs(atoms.get_forces() - reference))
+        np.testing.assert_allclose(saved.get_forces(), atoms.get_forces(), atol=1e-6)
+        np.testing.assert_allclose(saved.arrays["REF_forces"], reference, atol=1e-7)
+    assert force_mae == pytest.approx(1e3 * np.mean(np.concatenate(errors)), abs=2e-3)
+
+
+def test_config_errors_name_the_field(tmp_path, data_file, capsys):
+    config = write_config(tmp_path, data_file, learning_rat=0.1)
+    assert main(["train", str(config)]) == 2
+    assert "unknown field(s) learning_rat" in capsys.readouterr().err
+    config = write_config(tmp_path, data_file)
+    text = yaml.safe_load(config.read_text())
+    text["model"]["options"]["l_max"] = 7
+    config.write_text(yaml.safe_dump(text))
+    assert main(["train", str(config)]) == 2
+    assert "l_max" in capsys.readouterr().err
