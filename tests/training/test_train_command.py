@@ -88,3 +88,15 @@ def test_config_errors_name_the_field(tmp_path, data_file, capsys):
     config.write_text(yaml.safe_dump(text))
     assert main(["train", str(config)]) == 2
     assert "l_max" in capsys.readouterr().err
+
+
+def test_the_example_configuration_is_valid():
+    from pathlib import Path
+
+    from asetools.training import load_train_config
+
+    path = Path(__file__).parents[2] / "examples" / "configs" / "ethanol_allegro.yaml"
+    config = load_train_config(path)
+    assert config.model.options["l_max"] == 2 and config.training.early_stopping_patience == 50
+    assert config.data.train_file.endswith("shared/data/botnet/ethanol/train.xyz")
+    assert Path(config.output.directory) == path.parents[2] / "runs" / "ethanol"
