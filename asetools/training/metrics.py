@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..models import Potential
+from .loss import LossWeights
 from .samples import Sample, collate
 
 __all__ = ["ErrorMetrics", "Predictions", "evaluate_errors", "predict_samples"]
@@ -38,11 +39,11 @@ class ErrorMetrics:
     per_element_force_rmse: dict[str, float] = field(default_factory=dict)
     num_structures: int = 0
 
-    def loss(self, energy_weight: float, forces_weight: float, stress_weight: float = 0.0) -> float:
+    def loss(self, weights: LossWeights) -> float:
         """The training loss's weighted sum of mean squared errors on these structures."""
-        value = energy_weight * self.energy_rmse**2 + forces_weight * self.force_rmse**2
-        if stress_weight and self.stress_rmse is not None:
-            value += stress_weight * self.stress_rmse**2
+        value = weights.energy * self.energy_rmse**2 + weights.forces * self.force_rmse**2
+        if weights.stress and self.stress_rmse is not None:
+            value += weights.stress * self.stress_rmse**2
         return value
 
 

@@ -77,7 +77,7 @@ def build_model(config: TrainRunConfig, data: TrainingData) -> tuple[EnergyModel
     model_class = MODEL_CLASSES[section.kind]
     settings = from_dict(model_class.config_class, {"species": data.species, **section.options}, context="model")
     statistics = dataset_statistics(
-        data.train, model_class(settings).cutoff, data.species, isolated_atom_energies=data.isolated_atom_energies
+        data.train, float(settings.cutoff), data.species, isolated_atom_energies=data.isolated_atom_energies
     )
     names = {f.name for f in dataclasses.fields(settings)}
     normalisation = {k: v for k, v in statistics.normalisation().items() if k in names and k in NORMALISATION_FIELDS}

@@ -88,6 +88,7 @@ class Trainer:
         directory: run directory for checkpoints and logs (``None``: write no files).
         metadata: extra plain values stored in every checkpoint (data statistics, ...).
         progress: show a tqdm progress bar over epochs.
+        plot_every: redraw ``learning_curves.png`` every this many epochs (and at the end).
     """
 
     def __init__(
@@ -155,7 +156,7 @@ class Trainer:
             model.train(was_training)
 
     def _validation_loss(self, metrics: ErrorMetrics) -> float:
-        return metrics.loss(self.weights.energy, self.weights.forces, self.weights.stress)
+        return metrics.loss(self.weights)
 
     # ----------------------------------------------------------------- training
     def _train_epoch(self, potential: Potential) -> float:
@@ -186,33 +187,30 @@ class Trainer:
 
         At the end the model holds the best evaluated weights (the moving average if
         EMA is on). With a run directory, ``last.pt`` (everything needed to resume)
-        and ``best.pt`` are written after every epoch.
+        is written after every epoch and ``best.pt`` whenever the validation loss improves.
         """
         config = self.config
         result = self.result
         if result.initial is None:
             result.initial = result.final = self.validate()
             self.best_loss = self._validation_loss(result.initial)
-            self.best_state = copy.deepcopy(self.evaluated_model.state_dict())
+            self._keep_best()
         potential = Potential(self.model)
-        epochs = range(self.epoch + 1, config.epochs + 1)
         bar = None
         if self.progress:
             tqdm = optional_import("tqdm.auto", extra="progress").tqdm
             bar = tqdm(total=config.epochs, initial=self.epoch, desc="train", unit="epoch")
         started = time.perf_counter() - result.seconds
-        result.stop_reason = self._stop_reason() or f"reached {config.epochs} epochs"
-        for epoch in epochs:
-            if self._stop_reason():
-                break
+        result.stop_reason = self._stop_reason()
+        while not result.stop_reason:
             train_loss = self._train_epoch(potential)
-            self.epoch = epoch
+            self.epoch = epoch = self.epoch + 1
             metrics = self.validate()
             validation_loss = self._validation_loss(metrics)
             self.scheduler.step(validation_loss)
             if validation_loss < self.best_loss:
                 self.best_loss, result.best_epoch, result.final = validation_loss, epoch, metrics
-                self.best_state = copy.deepcopy(self.evaluated_model.state_dict())
+                self._keep_best()
                 self.epochs_since_best = 0
             else:
                 self.epochs_since_best += 1
@@ -234,17 +232,14 @@ class Trainer:
                 f"epoch {epoch:4d}  loss {train_loss:.3e}  val E MAE {1e3 * metrics.energy_mae:7.2f} meV/atom"
                 f"  val F MAE {1e3 * metrics.force_mae:7.1f} meV/Å  lr {record['learning_rate']:.1e}"
             )
-            self._write_files(final=False)
+            self._write_progress(final=False)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(F_meV=f"{1e3 * metrics.force_mae:.1f}", best=result.best_epoch)
-            reason = self._stop_reason()
-            if reason:
-                result.stop_reason = reason
-                break
+            result.stop_reason = self._stop_reason()
         if bar is not None:
             bar.close()
-        self._write_files(final=True)  # before the swap below: last.pt keeps the state to resume from
+        self._write_progress(final=True)  # before the swap below: last.pt keeps the state to resume from
         self.evaluated_model.load_state_dict(self.best_state)
         if self.ema is not None:
             self.model.load_state_dict(self.best_state)
@@ -274,14 +269,19 @@ class Trainer:
             "validation_force_mae_eV_per_A": None if final is None else final.force_mae,
         }
 
-    def _write_files(self, final: bool) -> None:
+    def _keep_best(self) -> None:
+        """Remember the evaluated weights as the best so far, and write them to ``best.pt``."""
+        self.best_state = copy.deepcopy(self.evaluated_model.state_dict())
+        if self.directory is not None:
+            save_checkpoint(self.evaluated_model, self.directory / BEST_CHECKPOINT, self._checkpoint_metadata())
+
+    def _write_progress(self, final: bool) -> None:
+        """Write ``last.pt`` (the state to resume from), the metrics CSV and, now and then, the plot."""
         if self.directory is None:
             return
-        metadata = self._checkpoint_metadata()
-        save_checkpoint(self.evaluated_model, self.directory / LAST_CHECKPOINT, metadata, self.state_dict())
-        best = copy.deepcopy(self.evaluated_model)
-        best.load_state_dict(self.best_state)
-        save_checkpoint(best, self.directory / BEST_CHECKPOINT, metadata)
+        save_checkpoint(
+            self.evaluated_model, self.directory / LAST_CHECKPOINT, self._checkpoint_metadata(), self.state_dict()
+        )
         write_metrics_csv(self.result.history, self.directory / "metrics.csv")
         if final or (self.plot_every and self.epoch % self.plot_every == 0):
             write_learning_curves(self.result.history, self.directory / "learning_curves.png")
@@ -318,9 +318,9 @@ class Trainer:
         if changed:
             details = ", ".join(f"training.{n}: {stored.get(n)!r} -> {current[n]!r}" for n in changed)
             raise ValueError(f"cannot resume from {source}: the training settings changed ({details}); start a new run")
-        for key in ("dataset_fingerprint",):
-            if key in self.metadata and state["metadata"].get(key) not in (None, self.metadata[key]):
-                raise ValueError(f"cannot resume from {source}: the training data changed since it was written")
+        fingerprint = self.metadata.get("dataset_fingerprint")
+        if fingerprint is not None and state["metadata"].get("dataset_fingerprint") not in (None, fingerprint):
+            raise ValueError(f"cannot resume from {source}: the training data changed since it was written")
         self.model.load_state_dict(state["model"])
         if self.ema is not None:
             self.ema.load_state_dict(state["ema"])
