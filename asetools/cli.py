@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
 import sys
 
 from . import __version__
@@ -27,15 +29,30 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launch_processes(args: argparse.Namespace) -> int:
+    """Run this ``train`` command again in ``args.nproc`` processes under torchrun (one machine)."""
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={args.nproc}"]
+    command += ["-m", "asetools", "train", args.config] + ["--resume"] * args.resume + ["--epoch-log"] * args.epoch_log
+    return subprocess.call(command)
+
+
 def _train(args: argparse.Namespace) -> int:
     from .training.config import load_train_config
     from .training.evaluate import format_report
     from .training.run import train_from_config
 
-    config = load_train_config(args.config)
-    interactive = sys.stderr.isatty() and not args.log
-    logging.basicConfig(level=logging.WARNING if interactive else logging.INFO, format="%(message)s")
+    if args.nproc < 1:
+        raise ValueError(f"--nproc: need at least 1 process, got {args.nproc}")
+    config = load_train_config(args.config)  # fail on a bad file before starting processes
+    if args.nproc > 1:
+        return _launch_processes(args)
+    main_process = os.environ.get("RANK", "0") == "0"
+    interactive = sys.stderr.isatty() and not args.epoch_log
+    level = logging.WARNING if interactive or not main_process else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s")
     _, result = train_from_config(config, resume=args.resume, progress=interactive)
+    if not main_process:
+        return 0
     print(f"stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
     print("validation errors of the kept weights:")
     print(format_report(result.final))
@@ -71,7 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train a model from a YAML configuration")
     train.add_argument("config", help="training configuration (YAML): data, model, training, output sections")
     train.add_argument("--resume", action="store_true", help="continue the run in output.directory from last.pt")
-    train.add_argument("--log", action="store_true", help="log one line per epoch instead of a progress bar")
+    train.add_argument(
+        "--epoch-log", action="store_true", help="log one line per epoch instead of a progress bar"
+    )
+    train.add_argument(
+        "--nproc",
+        type=int,
+        default=1,
+        help="data-parallel processes on this machine (launches torchrun; each takes a share of every batch)",
+    )
     train.set_defaults(handler=_train)
 
     evaluate = commands.add_parser("evaluate", help="errors of a model on a labelled data file")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -9,7 +10,7 @@ import torch
 from ..models import Potential, PotentialOutput
 from .samples import Sample
 
-__all__ = ["LossWeights", "predict", "loss_terms", "total_loss"]
+__all__ = ["LossWeights", "BatchCounts", "predict", "loss_terms", "total_loss"]
 
 
 @dataclass
@@ -33,6 +34,33 @@ class LossWeights:
             raise ValueError("loss weights: at least one of energy, forces and stress must be positive")
 
 
+@dataclass(frozen=True)
+class BatchCounts:
+    """What the loss terms of a batch average over.
+
+    In data-parallel training a process sees part of a batch but divides by the
+    counts of the whole batch, so the processes' losses add up to the batch's loss.
+
+    Attributes:
+        structures: structures in the batch.
+        atoms: atoms in the batch.
+        stressed: structures with a reference stress.
+    """
+
+    structures: int
+    atoms: int
+    stressed: int
+
+    @classmethod
+    def of(cls, samples: Sequence[Sample]) -> BatchCounts:
+        """The counts of the batch made of ``samples``."""
+        return cls(
+            structures=sum(s.graph.num_graphs for s in samples),
+            atoms=sum(s.graph.num_atoms for s in samples),
+            stressed=sum(int(s.has_stress.sum()) for s in samples),
+        )
+
+
 def predict(potential: Potential, batch: Sample, weights: LossWeights, create_graph: bool) -> PotentialOutput:
     """The outputs the loss needs: energies always, forces and stress when weighted."""
     compute_stress = weights.stress > 0 and bool(batch.has_stress.any())
@@ -44,23 +72,25 @@ def predict(potential: Potential, batch: Sample, weights: LossWeights, create_gr
     )
 
 
-def loss_terms(output: PotentialOutput, batch: Sample) -> dict[str, torch.Tensor]:
+def loss_terms(output: PotentialOutput, batch: Sample, counts: BatchCounts | None = None) -> dict[str, torch.Tensor]:
     """Mean squared errors ``energy`` (per atom), ``forces`` and ``stress`` of one batch.
 
-    Only the terms the output allows are present. The predicted stress is taken
-    from the virial with a volume of 1 for structures without a reference stress,
-    so cells without volume never put NaN into the gradient.
+    The sums of squares are divided by ``counts`` (default: the batch's own, giving
+    plain means). Only the terms the output allows are present. The predicted
+    stress is taken from the virial with a volume of 1 for structures without a
+    reference stress, so cells without volume never put NaN into the gradient.
     """
+    counts = counts or BatchCounts.of([batch])
     n_atoms = batch.graph.n_atoms.to(output.energy.dtype)
-    terms = {"energy": ((output.energy - batch.energy) / n_atoms).pow(2).mean()}
+    terms = {"energy": ((output.energy - batch.energy) / n_atoms).pow(2).sum() / counts.structures}
     if output.forces is not None:
-        terms["forces"] = (output.forces - batch.forces).pow(2).mean()
+        terms["forces"] = (output.forces - batch.forces).pow(2).sum() / (3 * counts.atoms)
     if output.virial is not None and bool(batch.has_stress.any()):
         volume = torch.linalg.det(batch.graph.cell).abs()
         volume = torch.where(batch.has_stress, volume, torch.ones_like(volume))
         predicted = -output.virial / volume[:, None, None]
         squared = (predicted - batch.stress).pow(2).mean(dim=(1, 2))
-        terms["stress"] = squared[batch.has_stress].mean()
+        terms["stress"] = squared[batch.has_stress].sum() / counts.stressed
     return terms
 
 

@@ -61,6 +61,16 @@ class Predictions:
     forces: list[np.ndarray]
     stresses: list[np.ndarray] | None
 
+    @classmethod
+    def join(cls, parts: Sequence[Predictions]) -> Predictions:
+        """The predictions of consecutive parts of a data set, in order."""
+        with_stress = all(part.stresses is not None for part in parts)
+        return cls(
+            energies=np.concatenate([part.energies for part in parts]),
+            forces=[f for part in parts for f in part.forces],
+            stresses=[s for part in parts for s in part.stresses] if with_stress else None,
+        )
+
 
 def predict_samples(
     potential: Potential, samples: Sequence[Sample], batch_size: int = 16, compute_stress: bool = False
@@ -76,7 +86,7 @@ def predict_samples(
             forces.extend(np.split(output.forces.double().cpu().numpy(), np.cumsum(sizes)[:-1]))
             if compute_stress:
                 stresses.extend(output.stress.double().cpu().numpy())
-    return Predictions(np.concatenate(energies), forces, stresses if compute_stress else None)
+    return Predictions(np.concatenate(energies) if energies else np.zeros(0), forces, stresses if compute_stress else None)
 
 
 def evaluate_errors(

@@ -28,6 +28,7 @@ from ..data.frames import (
 from ..data.statistics import DatasetStatistics, dataset_statistics
 from ..models import MODEL_CLASSES, EnergyModel
 from .config import NORMALISATION_FIELDS, TrainRunConfig
+from .distributed import initialise_from_environment, process_device
 from .samples import make_samples
 from .trainer import LAST_CHECKPOINT, FitResult, Trainer
 
@@ -93,10 +94,14 @@ def _write_config(config: TrainRunConfig, path: Path) -> None:
 def train_from_config(config: TrainRunConfig, resume: bool = False, progress: bool = False) -> tuple[EnergyModel, FitResult]:
     """Run the training described by ``config``; with ``resume``, continue from the run directory's ``last.pt``.
 
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every process runs this, joins the
+    process group and trains its share of each batch; rank 0 writes the files.
+
     Raises:
         FileExistsError: the run directory already holds a run and ``resume`` is off.
         FileNotFoundError: ``resume`` is on but there is nothing to resume.
     """
+    group = initialise_from_environment(config.training.device)
     directory = Path(config.output.directory)
     last = directory / LAST_CHECKPOINT
     if resume and not last.exists():
@@ -106,16 +111,20 @@ def train_from_config(config: TrainRunConfig, resume: bool = False, progress: bo
             f"{directory} already holds a run ({LAST_CHECKPOINT}); pass --resume to continue it, "
             "or set output.directory to a new directory"
         )
+    group.barrier()  # every process has checked the directory before rank 0 writes into it
     data = load_training_data(config)
     model, statistics = build_model(config, data)
-    logger.info(
-        f"{len(data.train)} training and {len(data.validation)} validation frames; species {data.species}; "
-        f"{statistics.avg_num_neighbors:.1f} neighbours per atom; force RMS {statistics.force_rms:.3f} eV/Å"
-    )
+    if group.is_main:
+        logger.info(
+            f"{len(data.train)} training and {len(data.validation)} validation frames; species {data.species}; "
+            f"{statistics.avg_num_neighbors:.1f} neighbours per atom; force RMS {statistics.force_rms:.3f} eV/Å"
+            + (f"; {group.world_size} processes" if group.world_size > 1 else "")
+        )
     settings = config.training
     dtype = getattr(torch, settings.dtype)
-    samples = make_samples(data.train, model.cutoff, model.species, dtype, settings.device)
-    validation = make_samples(data.validation, model.cutoff, model.species, dtype, settings.device)
+    device = process_device(settings.device)
+    samples = make_samples(data.train, model.cutoff, model.species, dtype, device)
+    validation = make_samples(data.validation, model.cutoff, model.species, dtype, device)
     metadata = {
         "train_file": config.data.train_file,
         "validation_file": config.data.validation_file,
@@ -124,12 +133,22 @@ def train_from_config(config: TrainRunConfig, resume: bool = False, progress: bo
         "dataset_fingerprint": frames_fingerprint(data.train + data.validation),
         "statistics": to_dict(statistics),
     }
-    directory.mkdir(parents=True, exist_ok=True)
-    _write_config(config, directory / "config.yaml")
+    if group.is_main:
+        directory.mkdir(parents=True, exist_ok=True)
+        _write_config(config, directory / "config.yaml")
     trainer = Trainer(
-        model, samples, validation, settings, directory, metadata, progress=progress, plot_every=config.output.plot_every
+        model,
+        samples,
+        validation,
+        settings,
+        directory,
+        metadata,
+        progress=progress,
+        plot_every=config.output.plot_every,
+        group=group,
     )
     if resume:
         trainer.resume(last)
-        logger.info(f"resumed {last} after epoch {trainer.epoch}")
+        if group.is_main:
+            logger.info(f"resumed {last} after epoch {trainer.epoch}")
     return model, trainer.run()

@@ -26,8 +26,9 @@ from ..config import to_dict
 from ..models import EnergyModel, Potential
 from .config import TrainingConfig
 from .log import write_learning_curves, write_metrics_csv
-from .loss import LossWeights, loss_terms, predict, total_loss
-from .metrics import ErrorMetrics, evaluate_errors
+from .distributed import ProcessGroup, current_group, process_device
+from .loss import BatchCounts, LossWeights, loss_terms, predict, total_loss
+from .metrics import ErrorMetrics, Predictions, evaluate_errors, predict_samples
 from .samples import Sample, collate
 
 logger = logging.getLogger(__name__)
@@ -89,6 +90,9 @@ class Trainer:
         metadata: extra plain values stored in every checkpoint (data statistics, ...).
         progress: show a tqdm progress bar over epochs.
         plot_every: redraw ``learning_curves.png`` every this many epochs (and at the end).
+        group: the processes of a data-parallel run (default: the initialised
+            ``torch.distributed`` group, else one process). Each process takes its
+            share of every batch and of the validation set; rank 0 writes the files.
     """
 
     def __init__(
@@ -101,15 +105,19 @@ class Trainer:
         metadata: dict[str, Any] | None = None,
         progress: bool = False,
         plot_every: int = 10,
+        group: ProcessGroup | None = None,
     ):
         if not train:
             raise ValueError("the training set is empty")
         self.config = config or TrainingConfig()
+        self.group = group or current_group()
         dtype = getattr(torch, self.config.dtype)
-        self.model = model.to(device=self.config.device, dtype=dtype)
+        self.model = model.to(device=process_device(self.config.device), dtype=dtype)
+        if self.group.world_size > 1:  # start every process from rank 0's weights
+            self.model.load_state_dict(self.group.broadcast(self.model.state_dict()))
         self.train_samples = list(train)
         self.validation_samples = list(validation)
-        self.directory = None if directory is None else Path(directory)
+        self.directory = None if directory is None or not self.group.is_main else Path(directory)
         if self.directory is not None:
             self.directory.mkdir(parents=True, exist_ok=True)
         self.metadata = dict(metadata or {})
@@ -144,14 +152,23 @@ class Trainer:
         return self.model if self.ema is None else self.ema.module
 
     def validate(self) -> ErrorMetrics:
-        """Errors of the evaluated weights on the validation samples (training samples without them)."""
+        """Errors of the evaluated weights on the validation samples (training samples without them).
+
+        In a data-parallel run each process predicts its share and every process
+        gets all the predictions, so every process computes the same errors.
+        """
         model = self.evaluated_model
+        samples = self.validation_samples or self.train_samples
+        batch_size = self.config.validation_batch_size
         was_training = model.training
         model.eval()
         try:
-            return evaluate_errors(
-                Potential(model), self.validation_samples or self.train_samples, self.config.validation_batch_size
-            )
+            potential = Potential(model)
+            if self.group.world_size == 1:
+                return evaluate_errors(potential, samples, batch_size)
+            compute_stress = any(bool(s.has_stress.any()) for s in samples)
+            mine = predict_samples(potential, self.group.share(samples), batch_size, compute_stress)
+            return evaluate_errors(potential, samples, batch_size, Predictions.join(self.group.gather(mine)))
         finally:
             model.train(was_training)
 
@@ -160,26 +177,35 @@ class Trainer:
 
     # ----------------------------------------------------------------- training
     def _train_epoch(self, potential: Potential) -> float:
+        """One pass over the training samples; returns the mean batch loss weighted by batch size."""
         self.model.train()
         order = torch.randperm(len(self.train_samples), generator=self.generator).tolist()
         total, count = 0.0, 0
         for start in range(0, len(order), self.config.batch_size):
-            batch = collate([self.train_samples[i] for i in order[start : start + self.config.batch_size]])
+            members = [self.train_samples[i] for i in order[start : start + self.config.batch_size]]
+            counts = BatchCounts.of(members)
+            mine = self.group.share(members)
             self.optimiser.zero_grad(set_to_none=True)
-            loss = total_loss(loss_terms(predict(potential, batch, self.weights, create_graph=True), batch), self.weights)
-            if not torch.isfinite(loss):
+            loss = 0.0
+            if mine:
+                batch = collate(mine)
+                output = predict(potential, batch, self.weights, create_graph=True)
+                share_loss = total_loss(loss_terms(output, batch, counts), self.weights)
+                share_loss.backward()
+                loss = float(share_loss.detach())
+            loss = self.group.sum_gradients(self.model.parameters(), loss)
+            if not math.isfinite(loss):
                 raise FloatingPointError(
-                    f"epoch {self.epoch + 1}: the training loss is {float(loss)}; lower the learning rate, "
+                    f"epoch {self.epoch + 1}: the training loss is {loss}; lower the learning rate, "
                     "set training.gradient_clip_norm, or check the data for outliers"
                 )
-            loss.backward()
             if self.config.gradient_clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.gradient_clip_norm)
             self.optimiser.step()
             if self.ema is not None:
                 self.ema.update_parameters(self.model)
-            total += float(loss.detach()) * batch.graph.num_graphs
-            count += batch.graph.num_graphs
+            total += loss * counts.structures
+            count += counts.structures
         return total / count
 
     def run(self) -> FitResult:
@@ -196,12 +222,13 @@ class Trainer:
             self.best_loss = self._validation_loss(result.initial)
             self._keep_best()
         potential = Potential(self.model)
+        main = self.group.is_main
         bar = None
-        if self.progress:
+        if self.progress and main:
             tqdm = optional_import("tqdm.auto", extra="progress").tqdm
             bar = tqdm(total=config.epochs, initial=self.epoch, desc="train", unit="epoch")
         started = time.perf_counter() - result.seconds
-        result.stop_reason = self._stop_reason()
+        result.stop_reason = self.group.broadcast(self._stop_reason())
         while not result.stop_reason:
             train_loss = self._train_epoch(potential)
             self.epoch = epoch = self.epoch + 1
@@ -228,15 +255,16 @@ class Trainer:
                 "seconds": result.seconds,
             }
             result.history.append(record)
-            logger.info(
-                f"epoch {epoch:4d}  loss {train_loss:.3e}  val E MAE {1e3 * metrics.energy_mae:7.2f} meV/atom"
-                f"  val F MAE {1e3 * metrics.force_mae:7.1f} meV/Å  lr {record['learning_rate']:.1e}"
-            )
+            if main:
+                logger.info(
+                    f"epoch {epoch:4d}  loss {train_loss:.3e}  val E MAE {1e3 * metrics.energy_mae:7.2f} meV/atom"
+                    f"  val F MAE {1e3 * metrics.force_mae:7.1f} meV/Å  lr {record['learning_rate']:.1e}"
+                )
             self._write_progress(final=False)
             if bar is not None:
                 bar.update(1)
                 bar.set_postfix(F_meV=f"{1e3 * metrics.force_mae:.1f}", best=result.best_epoch)
-            result.stop_reason = self._stop_reason()
+            result.stop_reason = self.group.broadcast(self._stop_reason())  # rank 0's clock decides for all
         if bar is not None:
             bar.close()
         self._write_progress(final=True)  # before the swap below: last.pt keeps the state to resume from

@@ -45,7 +45,7 @@ def write_config(directory, data_file, **training):
 
 def test_train_resume_and_evaluate(tmp_path, data_file, capsys):
     config = write_config(tmp_path, data_file)
-    assert main(["train", str(config), "--log"]) == 0
+    assert main(["train", str(config), "--epoch-log"]) == 0
     out = capsys.readouterr().out
     assert "kept epoch" in out and "forces on Cu" in out
     for name in ("best.pt", "last.pt", "metrics.csv", "learning_curves.png", "config.yaml"):
@@ -54,7 +54,7 @@ def test_train_resume_and_evaluate(tmp_path, data_file, capsys):
     assert main(["train", str(config)]) == 2
     assert "--resume" in capsys.readouterr().err
     write_config(tmp_path, data_file, epochs=3)
-    assert main(["train", str(config), "--resume", "--log"]) == 0
+    assert main(["train", str(config), "--resume", "--epoch-log"]) == 0
     capsys.readouterr()
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert len(rows) == 1 + 3
