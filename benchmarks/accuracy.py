@@ -68,8 +68,8 @@ MODEL_OPTIONS = {
 }
 
 
-def split(name: str, work: Path, n_validation: int, seed: int) -> dict[str, str]:
-    """Write the seeded training/validation split of a dataset; returns the file names."""
+def split(name: str, work: Path, n_validation: int, seed: int) -> dict:
+    """Write the seeded training/validation split of a dataset; returns the file names and the training size."""
     train_file, test_file, isolated_file = (str(DATA / part) for part in DATASETS[name])
     frames = ase.io.read(train_file, ":")
     order = np.random.default_rng(seed).permutation(len(frames))
@@ -78,10 +78,10 @@ def split(name: str, work: Path, n_validation: int, seed: int) -> dict[str, str]
     files = {"train": str(directory / "train.xyz"), "validation": str(directory / "validation.xyz")}
     ase.io.write(files["validation"], [frames[i] for i in sorted(order[:n_validation])], format="extxyz")
     ase.io.write(files["train"], [frames[i] for i in sorted(order[n_validation:])], format="extxyz")
-    return {**files, "test": test_file, "isolated": isolated_file}
+    return {**files, "test": test_file, "isolated": isolated_file, "num_train": len(frames) - n_validation}
 
 
-def train_ours(files: dict[str, str], directory: Path, seconds: float, seed: int) -> dict[str, float]:
+def train_ours(files: dict, directory: Path, seconds: float, seed: int) -> dict[str, float]:
     config = TrainRunConfig(
         data=DataConfig(
             train_file=files["train"], validation_file=files["validation"], isolated_atoms_file=files["isolated"]
@@ -106,7 +106,6 @@ def train_ours(files: dict[str, str], directory: Path, seconds: float, seed: int
     started = time.perf_counter()
     model, result = train_from_config(config)
     wall = time.perf_counter() - started
-    n_train = len(ase.io.read(files["train"], ":"))
     test = read_labelled_frames(files["test"], species=model.species)
     metrics, _ = evaluate_model(model, test, batch_size=25)
     return {
@@ -114,13 +113,13 @@ def train_ours(files: dict[str, str], directory: Path, seconds: float, seed: int
         "force_mae_meV_per_A": 1e3 * metrics.force_mae,
         "epochs": len(result.history),
         "best_epoch": result.best_epoch,
-        "train_frames_per_s": n_train * len(result.history) / result.seconds,
+        "train_frames_per_s": files["num_train"] * len(result.history) / result.seconds,
         "seconds": result.seconds,
         "startup_seconds": wall - result.seconds,
     }
 
 
-def train_reference(files: dict[str, str], directory: Path, seconds: float, seed: int, threads: int) -> dict:
+def train_reference(files: dict, directory: Path, seconds: float, seed: int, threads: int) -> dict:
     from run_nequip import train_nequip
 
     isolated = read_isolated_atom_energies(files["isolated"])

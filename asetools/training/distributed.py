@@ -81,14 +81,6 @@ class ProcessGroup:
             offset += size
         return summed[0]
 
-    def sum_scalar(self, value: float) -> float:
-        """``value`` summed over processes."""
-        if self.world_size == 1:
-            return value
-        tensor = torch.tensor([value], dtype=torch.float64, device=self._collective_device())
-        dist.all_reduce(tensor)
-        return float(tensor.item())
-
     def gather(self, value: Any) -> list[Any]:
         """Every process's ``value`` (picklable), in rank order, on every process."""
         if self.world_size == 1:
@@ -109,11 +101,6 @@ class ProcessGroup:
         """Wait until every process gets here."""
         if self.world_size > 1:
             dist.barrier()
-
-    def _collective_device(self) -> torch.device:
-        if dist.get_backend() == "nccl":
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("cpu")
 
 
 SINGLE_PROCESS = ProcessGroup()

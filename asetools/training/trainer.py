@@ -164,8 +164,6 @@ class Trainer:
         model.eval()
         try:
             potential = Potential(model)
-            if self.group.world_size == 1:
-                return evaluate_errors(potential, samples, batch_size)
             compute_stress = any(bool(s.has_stress.any()) for s in samples)
             mine = predict_samples(potential, self.group.share(samples), batch_size, compute_stress)
             return evaluate_errors(potential, samples, batch_size, Predictions.join(self.group.gather(mine)))

@@ -53,7 +53,7 @@ EVAL_LOG = "nequip-eval.log"
 STARTUP_LIMIT_S = 900.0  # give up if the first epoch has not started after this long
 KILL_GRACE_S = 30.0  # after SIGINT, wait this long for Lightning to shut down before SIGKILL
 
-__all__ = ["train_nequip", "read_isolated_atoms", "WallClockLog"]
+__all__ = ["train_nequip", "WallClockLog"]
 
 
 # --------------------------------------------------------------------------- config
@@ -68,18 +68,6 @@ def _fill_template(values: dict[str, object]) -> str:
     if leftover:
         raise ValueError(f"unfilled placeholders in config: {leftover}")
     return text
-
-
-def read_isolated_atoms(path: str, energy_key: str = "energy") -> dict[str, float]:
-    """Isolated-atom energies (eV) by element from an extxyz file of single-atom frames."""
-    from ase.io import read
-
-    energies = {}
-    for atoms in read(path, ":"):
-        if len(atoms) != 1:
-            continue
-        energies[atoms.get_chemical_symbols()[0]] = float(_reference_energy(atoms, energy_key))
-    return energies
 
 
 # --------------------------------------------------------------------------- timing callback
@@ -440,6 +428,8 @@ def _smoke(workdir: str) -> dict:
     import numpy as np
     from ase.io import read, write
 
+    from asetools.data.frames import read_isolated_atom_energies
+
     data = HERE.parents[2] / "shared" / "data" / "botnet" / "ethanol"
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -448,7 +438,7 @@ def _smoke(workdir: str) -> dict:
     write(work / "train.xyz", [frames[i] for i in order[:100]])
     write(work / "val.xyz", [frames[i] for i in order[100:120]])
     write(work / "test.xyz", read(data / "test_MD.xyz", ":50"))
-    isolated = read_isolated_atoms(str(data / "isolated_atoms.xyz"))
+    isolated = read_isolated_atom_energies(data / "isolated_atoms.xyz")
     return train_nequip(
         str(work / "train.xyz"), str(work / "val.xyz"), str(work / "test.xyz"),
         isolated, ["C", "H", "O"], str(work / "run"), max_seconds=60.0, seed=0, threads=2,
