@@ -1,3 +1,13 @@
-"""Molecular-dynamics integrators built on ``ase.md`` (multiple-time-step RESPA lands here)."""
+"""Molecular-dynamics integrators built on ``ase.md``: multiple-time-step RESPA.
 
-__all__: list[str] = []
+- :class:`MTSVelocityVerlet`: NVE, reversible RESPA (impulse) velocity Verlet.
+- :class:`MTSLangevin`: NVT, BAOAB-RESPA with the thermostat at the inner level.
+
+Both take a calculator that splits its forces into ``fast_forces`` and
+``slow_forces``, such as :class:`asetools.calculators.MTSCalc`.
+"""
+
+from .langevin import MTSLangevin
+from .respa import MTSVelocityVerlet, RESPAIntegrator
+
+__all__ = ["MTSLangevin", "MTSVelocityVerlet", "RESPAIntegrator"]

@@ -1,0 +1,107 @@
+"""BAOAB-RESPA Langevin dynamics (NVT) with a multiple time step, for ASE."""
+
+from __future__ import annotations
+
+import numpy as np
+from ase import Atoms, units
+
+from .respa import RESPAIntegrator
+
+__all__ = ["MTSLangevin"]
+
+
+def _check_temperature(temperature_K) -> float:
+    if temperature_K is None or not np.isfinite(temperature_K) or temperature_K < 0:
+        raise ValueError(f"temperature_K must be a temperature in kelvin (≥ 0), got {temperature_K!r}")
+    return float(temperature_K)
+
+
+def _check_friction(friction) -> float:
+    if friction is None or not np.isfinite(friction) or friction < 0:
+        raise ValueError(
+            f"friction must be ≥ 0 in inverse ASE time units (e.g. 0.01 / ase.units.fs), got {friction!r}"
+        )
+    return float(friction)
+
+
+class MTSLangevin(RESPAIntegrator):
+    """Langevin dynamics with RESPA: BAOAB-RESPA (Lagardère et al., J. Phys. Chem. Lett. 2019).
+
+    One outer step of length ``timestep`` is: a slow half-kick (B, ``timestep/2``);
+    ``n_inner`` times [fast half-kick B, half drift A, friction and noise O over the
+    whole inner step, half drift A, fast half-kick B]; a slow half-kick. The O step,
+    ``p ← a·p + √((1 − a²)·m·k_B·T)·ξ`` with ``a = exp(−friction · δt)``, acts only
+    at the innermost level. BAOAB samples configurations with a very small
+    time-step error, which is what averages of positions need.
+
+    With ``friction=0`` it is :class:`MTSVelocityVerlet`. ``FixAtoms`` keeps the
+    fixed atoms still (their momenta stay zero). Unlike ASE's ``Langevin`` there is
+    no ``fixcm`` option: the noise lets the centre of mass diffuse freely.
+
+    Args:
+        atoms: the system; its momenta are the initial momenta.
+        calc: a calculator with ``fast_forces`` and ``slow_forces`` results (see
+            :class:`MTSVelocityVerlet`).
+        timestep: outer time step in ASE time units.
+        temperature_K: bath temperature in kelvin.
+        friction: friction coefficient γ in inverse ASE time units
+            (``0.01 / ase.units.fs`` is a relaxation time of 100 fs).
+        n_inner: fast-force steps per outer step (≥ 1).
+        rng: random generator with a ``standard_normal(shape)`` method, or an int
+            seed; ``None`` seeds one from the operating system.
+        trajectory, logfile, loginterval, ...: as for ASE's MD classes.
+    """
+
+    def __init__(
+        self,
+        atoms: Atoms,
+        calc=None,
+        timestep: float | None = None,
+        temperature_K: float | None = None,
+        friction: float | None = None,
+        n_inner: int = 1,
+        rng=None,
+        **kwargs,
+    ):
+        self.temp = units.kB * _check_temperature(temperature_K)
+        self.fr = _check_friction(friction)
+        if rng is None or isinstance(rng, (int, np.integer)):
+            rng = np.random.default_rng(rng)
+        if not hasattr(rng, "standard_normal"):
+            raise TypeError(f"rng must be a numpy Generator (or an int seed), got {type(rng).__name__}")
+        self.rng = rng
+        super().__init__(atoms, calc, timestep, n_inner, **kwargs)
+
+    def set_temperature(self, temperature_K: float) -> None:
+        """Change the bath temperature (kelvin) for the following steps."""
+        self.temp = units.kB * _check_temperature(temperature_K)
+
+    def set_friction(self, friction: float) -> None:
+        """Change the friction (inverse ASE time units) for the following steps."""
+        self.fr = _check_friction(friction)
+
+    def todict(self):
+        return {**super().todict(), "temperature_K": self.temp / units.kB, "friction": self.fr}
+
+    def _thermalise(self, dt: float) -> None:
+        """O step: exact Ornstein-Uhlenbeck update of the momenta over ``dt``."""
+        atoms = self.atoms
+        decay = np.exp(-self.fr * dt)
+        noise = np.sqrt((1.0 - decay**2) * self.masses * self.temp)
+        momenta = decay * atoms.get_momenta() + noise * self.rng.standard_normal((len(atoms), 3))
+        atoms.set_momenta(momenta)
+
+    def step(self, forces=None):
+        """Advance one outer step and return the total forces at the new positions (eV/Å)."""
+        half = 0.5 * self.dt
+        inner = self.inner_dt
+        self._kick(self._part_forces("slow"), half)
+        for _ in range(self.n_inner):
+            self._kick(self._part_forces("fast"), 0.5 * inner)
+            self._drift(0.5 * inner)
+            self._thermalise(inner)
+            self._drift(0.5 * inner)
+            self._kick(self._part_forces("fast"), 0.5 * inner)
+        slow = self._part_forces("slow")
+        self._kick(slow, half)
+        return slow + self._part_forces("fast")
