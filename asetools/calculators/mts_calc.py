@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 from ase.calculators.calculator import Calculator, PropertyNotImplementedError, all_changes
+from ase.outputs import Properties, all_outputs
+
+from ..checkpoint import load_checkpoint
+from ..models import MTSPair
+from .potential_calc import PotentialCalc
 
 __all__ = ["MTSCalc"]
 
@@ -71,6 +78,21 @@ class MTSCalc(Calculator):
         calc._slow_is_total = True
         return calc
 
+    @classmethod
+    def from_checkpoint(cls, path: str | os.PathLike, **kwargs) -> MTSCalc:
+        """The two parts of a co-trained pair checkpoint, each as a :class:`PotentialCalc`.
+
+        ``kwargs`` (``device``, ``dtype``, ``min_distance``, ...) go to both parts'
+        calculators. Each part builds its own neighbour list with its own cutoff.
+        """
+        model = load_checkpoint(path)
+        if not isinstance(model, MTSPair):
+            raise ValueError(
+                f"{os.fspath(path)!r} holds one {model.kind} model, not a fast/slow pair; train a pair with an "
+                "'mts:' section in the training configuration, or combine two calculators as MTSCalc(fast, slow)"
+            )
+        return cls(PotentialCalc(model.fast, **kwargs), PotentialCalc(model.slow, **kwargs))
+
     def calculate(self, atoms=None, properties=None, system_changes=all_changes):
         properties = list(properties or ["energy"])
         super().calculate(atoms, properties, system_changes)
@@ -85,6 +107,10 @@ class MTSCalc(Calculator):
         for name in ("energy", "forces"):
             if name not in self.results:
                 self._total(name, allow_calculation=False)
+
+    def export_properties(self) -> Properties:
+        """ASE's standard results only (``Atoms.get_properties`` rejects the per-part names)."""
+        return Properties({name: value for name, value in self.results.items() if name in all_outputs})
 
     def _total(self, name: str, allow_calculation: bool = True) -> None:
         """Put ``name`` and its two parts in the results (if both are available)."""

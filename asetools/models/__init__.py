@@ -4,10 +4,11 @@ from .allegro import Allegro, AllegroConfig
 from .base import EnergyModel
 from .lennard_jones import LennardJones, LennardJonesConfig
 from .local import LocalEnergyModel, LocalEnvironments
+from .mts_pair import MTSPair, MTSPairConfig, PartConfig, WithinCutoff
 from .potential import Potential, PotentialOutput
 
 #: The model kinds a checkpoint may name, by their ``kind`` string.
-MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (Allegro, LennardJones)}
+MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (Allegro, LennardJones, MTSPair)}
 
 __all__ = [
     "Allegro",
@@ -18,6 +19,10 @@ __all__ = [
     "LocalEnergyModel",
     "LocalEnvironments",
     "MODEL_CLASSES",
+    "MTSPair",
+    "MTSPairConfig",
+    "PartConfig",
     "Potential",
     "PotentialOutput",
+    "WithinCutoff",
 ]

@@ -40,6 +40,22 @@ class LocalEnvironments:
     def num_centres(self) -> int:
         return int(self.centre_species.shape[0])
 
+    def within(self, cutoff: float, current: float | None = None) -> LocalEnvironments:
+        """The same centres with only the edges shorter than ``cutoff`` Å.
+
+        ``current`` is the cutoff the edges were gathered with; when ``cutoff`` is not
+        shorter, nothing is dropped and ``self`` is returned.
+        """
+        if current is not None and cutoff >= current:
+            return self
+        keep = self.edge_vectors.pow(2).sum(dim=1) < cutoff * cutoff
+        return LocalEnvironments(
+            centre_species=self.centre_species,
+            edge_centre=self.edge_centre[keep],
+            edge_vectors=self.edge_vectors[keep],
+            neighbour_species=self.neighbour_species[keep],
+        )
+
     @classmethod
     def from_graph(cls, graph: AtomicGraph) -> LocalEnvironments:
         """Every atom of ``graph`` as a centre, with edge vectors differentiable in the positions and cell."""
