@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import torch
 import torch.distributed as dist
 
-__all__ = ["ProcessGroup", "SINGLE_PROCESS", "current_group", "initialise_from_environment", "process_device"]
+__all__ = ["ProcessGroup", "SINGLE_PROCESS", "current_group", "initialise_from_environment", "leave_process_group", "process_device"]
 
 T = TypeVar("T")
 
@@ -104,6 +104,17 @@ class ProcessGroup:
 
 
 SINGLE_PROCESS = ProcessGroup()
+
+
+def leave_process_group() -> None:
+    """Wait for every process, then shut the default process group down.
+
+    A process that exits while the others still use the group can take gloo's
+    threads down with an abort; leaving together avoids that.
+    """
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 def current_group() -> ProcessGroup:

@@ -28,7 +28,7 @@ from ..data.frames import (
 from ..data.statistics import DatasetStatistics, dataset_statistics
 from ..models import MODEL_CLASSES, EnergyModel
 from .config import NORMALISATION_FIELDS, TrainRunConfig
-from .distributed import initialise_from_environment, process_device
+from .distributed import ProcessGroup, initialise_from_environment, leave_process_group, process_device
 from .samples import make_samples
 from .trainer import LAST_CHECKPOINT, FitResult, Trainer
 
@@ -101,7 +101,15 @@ def train_from_config(config: TrainRunConfig, resume: bool = False, progress: bo
         FileExistsError: the run directory already holds a run and ``resume`` is off.
         FileNotFoundError: ``resume`` is on but there is nothing to resume.
     """
+    joined_here = not (torch.distributed.is_available() and torch.distributed.is_initialized())
     group = initialise_from_environment(config.training.device)
+    outcome = _train(config, group, resume, progress)
+    if joined_here:  # not after an error: the other processes may never reach the barrier
+        leave_process_group()
+    return outcome
+
+
+def _train(config: TrainRunConfig, group: ProcessGroup, resume: bool, progress: bool) -> tuple[EnergyModel, FitResult]:
     directory = Path(config.output.directory)
     last = directory / LAST_CHECKPOINT
     if resume and not last.exists():
