@@ -91,17 +91,12 @@ class MTSLangevin(RESPAIntegrator):
         momenta = decay * atoms.get_momenta() + noise * self.rng.standard_normal((len(atoms), 3))
         atoms.set_momenta(momenta)
 
-    def step(self, forces=None):
-        """Advance one outer step and return the total forces at the new positions (eV/Å)."""
-        half = 0.5 * self.dt
-        inner = self.inner_dt
-        self._kick(self._part_forces("slow"), half)
-        for _ in range(self.n_inner):
-            self._kick(self._part_forces("fast"), 0.5 * inner)
-            self._drift(0.5 * inner)
-            self._thermalise(inner)
-            self._drift(0.5 * inner)
-            self._kick(self._part_forces("fast"), 0.5 * inner)
-        slow = self._part_forces("slow")
-        self._kick(slow, half)
-        return slow + self._part_forces("fast")
+    def _inner_step(self, fast_forces: np.ndarray, dt: float) -> np.ndarray:
+        """B A O A B with the fast force: half-kick, half drift, thermostat, half drift, half-kick."""
+        self._kick(fast_forces, 0.5 * dt)
+        self._drift(0.5 * dt)
+        self._thermalise(dt)
+        self._drift(0.5 * dt)
+        fast_forces = self._part_forces("fast")
+        self._kick(fast_forces, 0.5 * dt)
+        return fast_forces

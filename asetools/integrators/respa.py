@@ -34,7 +34,7 @@ def _check_n_inner(n_inner) -> int:
 
 
 class RESPAIntegrator(MolecularDynamics):
-    """Shared set-up and pure sub-steps of the RESPA integrators.
+    """The RESPA outer step, shared set-up and pure sub-steps; subclasses give the inner step.
 
     One call of :meth:`step` is one outer step of length ``timestep`` (ASE time
     units); ``nsteps``, ``loginterval`` and the trajectory count outer steps. The
@@ -92,6 +92,26 @@ class RESPAIntegrator(MolecularDynamics):
                 constraint.adjust_forces(atoms, forces)
         return forces
 
+    # -- the outer step ------------------------------------------------------------
+    def step(self, forces=None):
+        """Advance one outer step and return the total forces at the new positions (eV/Å).
+
+        Slow half-kick, ``n_inner`` inner steps (:meth:`_inner_step`), slow half-kick.
+        ``forces`` is ignored: the split forces come from the calculator.
+        """
+        half = 0.5 * self.dt
+        self._kick(self._part_forces("slow"), half)
+        fast = self._part_forces("fast")
+        for _ in range(self.n_inner):
+            fast = self._inner_step(fast, self.inner_dt)
+        slow = self._part_forces("slow")
+        self._kick(slow, half)
+        return slow + fast
+
+    def _inner_step(self, fast_forces: np.ndarray, dt: float) -> np.ndarray:  # pragma: no cover - abstract
+        """Advance ``dt`` under the fast force, given at the current positions; return it at the new ones."""
+        raise NotImplementedError
+
     # -- pure sub-steps -------------------------------------------------------------
     def _kick(self, forces: np.ndarray, dt: float) -> None:
         """Momenta += ``dt`` · forces (constrained momenta)."""
@@ -128,15 +148,10 @@ class MTSVelocityVerlet(RESPAIntegrator):
             ``loginterval`` counts outer steps.
     """
 
-    def step(self, forces=None):
-        """Advance one outer step and return the total forces at the new positions (eV/Å)."""
-        half = 0.5 * self.dt
-        inner = self.inner_dt
-        self._kick(self._part_forces("slow"), half)
-        for _ in range(self.n_inner):
-            self._kick(self._part_forces("fast"), 0.5 * inner)
-            self._drift(inner)
-            self._kick(self._part_forces("fast"), 0.5 * inner)
-        slow = self._part_forces("slow")
-        self._kick(slow, half)
-        return slow + self._part_forces("fast")
+    def _inner_step(self, fast_forces: np.ndarray, dt: float) -> np.ndarray:
+        """Velocity Verlet with the fast force: half-kick, drift, half-kick."""
+        self._kick(fast_forces, 0.5 * dt)
+        self._drift(dt)
+        fast_forces = self._part_forces("fast")
+        self._kick(fast_forces, 0.5 * dt)
+        return fast_forces

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from ..config import from_dict
 from .local import LocalEnergyModel, LocalEnvironments
 
 __all__ = ["MTSPair", "MTSPairConfig", "PartConfig", "WithinCutoff"]
@@ -35,7 +34,7 @@ class PartConfig:
 
 @dataclass
 class MTSPairConfig:
-    """Config of :class:`MTSPair`: its two parts."""
+    """Config of :class:`MTSPair`: its two parts (the pair's species and cutoff are its parts')."""
 
     fast: PartConfig
     slow: PartConfig
@@ -48,20 +47,6 @@ class MTSPairConfig:
             if part.kind not in MODEL_CLASSES or part.kind == MTSPair.kind:
                 known = ", ".join(sorted(k for k in MODEL_CLASSES if k != MTSPair.kind))
                 raise ValueError(f"{role}.kind: unknown model {part.kind!r}; choose one of {known}")
-
-    @property
-    def species(self) -> list[str]:
-        return list(self.fast.config["species"])
-
-    @property
-    def cutoff(self) -> float:
-        return max(_part_cutoff(self.fast), _part_cutoff(self.slow))
-
-
-def _part_cutoff(part: PartConfig) -> float:
-    from . import MODEL_CLASSES
-
-    return float(from_dict(MODEL_CLASSES[part.kind].config_class, part.config).cutoff)
 
 
 def _check_local(model: torch.nn.Module, role: str) -> None:
