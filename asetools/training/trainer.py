@@ -8,6 +8,7 @@ and can write all of it into one checkpoint and read it back. A run resumed from
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import math
@@ -73,8 +74,15 @@ def _ema_average(decay: float):
     return average
 
 
-def _metrics_or_none(payload: dict[str, Any] | None) -> ErrorMetrics | None:
-    return None if payload is None else ErrorMetrics(**payload)
+@contextlib.contextmanager
+def evaluation_mode(model: torch.nn.Module):
+    """Put ``model`` in eval mode for the block and restore its mode afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 class Trainer:
@@ -94,6 +102,9 @@ class Trainer:
             ``torch.distributed`` group, else one process). Each process takes its
             share of every batch and of the validation set; rank 0 writes the files.
     """
+
+    #: The type :meth:`validate` returns (stored in checkpoints as a dict of its fields).
+    metrics_class: type[ErrorMetrics] = ErrorMetrics
 
     def __init__(
         self,
@@ -158,22 +169,37 @@ class Trainer:
         gets all the predictions, so every process computes the same errors.
         """
         model = self.evaluated_model
-        samples = self.validation_samples or self.train_samples
-        batch_size = self.config.validation_batch_size
-        was_training = model.training
-        model.eval()
-        try:
+        with evaluation_mode(model):
             potential = Potential(model)
+            samples = self.monitored_samples
+            return evaluate_errors(potential, samples, self.config.validation_batch_size, self._predict(potential))
+
+    @property
+    def monitored_samples(self) -> list[Sample]:
+        """The samples validation runs on: the validation set, or the training set without one."""
+        return self.validation_samples or self.train_samples
+
+    def _predict(self, potential: Potential, compute_stress: bool | None = None) -> Predictions:
+        """``potential``'s predictions on :attr:`monitored_samples`, each process predicting its share.
+
+        Stress is computed when any sample has a reference stress unless ``compute_stress`` says otherwise.
+        """
+        samples = self.monitored_samples
+        if compute_stress is None:
             compute_stress = any(bool(s.has_stress.any()) for s in samples)
-            mine = predict_samples(potential, self.group.share(samples), batch_size, compute_stress)
-            return evaluate_errors(potential, samples, batch_size, Predictions.join(self.group.gather(mine)))
-        finally:
-            model.train(was_training)
+        batch_size = self.config.validation_batch_size
+        mine = predict_samples(potential, self.group.share(samples), batch_size, compute_stress)
+        return Predictions.join(self.group.gather(mine))
 
     def _validation_loss(self, metrics: ErrorMetrics) -> float:
         return metrics.loss(self.weights)
 
     # ----------------------------------------------------------------- training
+    def _batch_loss(self, potential: Potential, batch: Sample, counts: BatchCounts) -> torch.Tensor:
+        """The loss of this process's share ``batch`` of a batch whose whole has ``counts``."""
+        output = predict(potential, batch, self.weights, create_graph=True)
+        return total_loss(loss_terms(output, batch, counts), self.weights)
+
     def _train_epoch(self, potential: Potential) -> float:
         """One pass over the training samples; returns the mean batch loss weighted by batch size."""
         self.model.train()
@@ -186,9 +212,7 @@ class Trainer:
             self.optimiser.zero_grad(set_to_none=True)
             loss = 0.0
             if mine:
-                batch = collate(mine)
-                output = predict(potential, batch, self.weights, create_graph=True)
-                share_loss = total_loss(loss_terms(output, batch, counts), self.weights)
+                share_loss = self._batch_loss(potential, collate(mine), counts)
                 share_loss.backward()
                 loss = float(share_loss.detach())
             loss = self.group.sum_gradients(self.model.parameters(), loss)
@@ -240,18 +264,7 @@ class Trainer:
             else:
                 self.epochs_since_best += 1
             result.seconds = time.perf_counter() - started
-            record = {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "validation_loss": validation_loss,
-                "energy_mae": metrics.energy_mae,
-                "energy_rmse": metrics.energy_rmse,
-                "force_mae": metrics.force_mae,
-                "force_rmse": metrics.force_rmse,
-                "stress_mae": math.nan if metrics.stress_mae is None else metrics.stress_mae,
-                "learning_rate": self.optimiser.param_groups[0]["lr"],
-                "seconds": result.seconds,
-            }
+            record = self._epoch_record(epoch, train_loss, validation_loss, metrics)
             result.history.append(record)
             if main:
                 logger.info(
@@ -271,6 +284,23 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
         self.model.eval()
         return result
+
+    def _epoch_record(
+        self, epoch: int, train_loss: float, validation_loss: float, metrics: ErrorMetrics
+    ) -> dict[str, float]:
+        """The history row of an epoch (see :class:`FitResult`)."""
+        return {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "validation_loss": validation_loss,
+            "energy_mae": metrics.energy_mae,
+            "energy_rmse": metrics.energy_rmse,
+            "force_mae": metrics.force_mae,
+            "force_rmse": metrics.force_rmse,
+            "stress_mae": math.nan if metrics.stress_mae is None else metrics.stress_mae,
+            "learning_rate": self.optimiser.param_groups[0]["lr"],
+            "seconds": self.result.seconds,
+        }
 
     def _stop_reason(self) -> str:
         config = self.config
@@ -359,11 +389,14 @@ class Trainer:
         self.epochs_since_best = int(state["epochs_since_best"])
         self.result = FitResult(
             history=list(state["history"]),
-            initial=_metrics_or_none(state["initial"]),
-            final=_metrics_or_none(state["final"]),
+            initial=self._metrics_or_none(state["initial"]),
+            final=self._metrics_or_none(state["final"]),
             best_epoch=int(state["best_epoch"]),
             seconds=float(state["seconds"]),
         )
+
+    def _metrics_or_none(self, payload: dict[str, Any] | None) -> ErrorMetrics | None:
+        return None if payload is None else self.metrics_class(**payload)
 
     def resume(self, path: str | Path) -> None:
         """Load the training state stored in a ``last.pt`` checkpoint."""
