@@ -57,6 +57,14 @@ def _train(args: argparse.Namespace) -> int:
     print("validation errors of the kept weights:")
     print(format_report(result.final))
     directory = config.output.directory
+    if config.mts is not None:
+        final = result.final
+        print(
+            f"fast model alone: forces MAE {1e3 * final.fast_force_mae:.1f} meV/Å; slow force RMS "
+            f"{1e3 * final.slow_force_rms:.1f} meV/Å ({100 * final.slow_force_rms / final.reference_force_rms:.1f}% "
+            "of the reference force RMS)"
+        )
+        print(f"stage 1 (the fast model alone) is in {directory}/fast/")
     print(f"wrote {directory}/best.pt (use it), {directory}/last.pt (resume), metrics.csv, learning_curves.png")
     return 0
 

@@ -89,6 +89,11 @@ def _convert(value: Any, annotation: Any, where: str) -> Any:
     if annotation is Any:
         return value
     if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [option for option in args if option is not type(None)]
+        if len(options) == 1:  # an optional value: its own error names what is wrong
+            return _convert(value, options[0], where)
         errors = []
         for option in args:
             try:

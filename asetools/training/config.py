@@ -1,11 +1,12 @@
 """Typed configuration of a training run, loaded from YAML by ``asetools train config.yaml``.
 
-A configuration file has four sections::
+A configuration file has four sections, and a fifth for co-training::
 
     data:       where the structures are and how they are labelled (DataConfig)
     model:      the model kind and its hyperparameters (ModelSection)
     training:   optimiser, loss weights, schedule, stopping (TrainingConfig)
     output:     the run directory (OutputConfig)
+    mts:        optional: co-train a fast model with ``model`` as the slow one (MTSSection)
 
 Every field has a default except ``data.train_file``. Normalisation fields of the
 model (neighbour count, energy shifts and scales) come from the training data.
@@ -21,7 +22,15 @@ from typing import Any, Literal
 from ..config import from_dict, load_yaml
 from ..data.frames import LabelKeys
 
-__all__ = ["DataConfig", "ModelSection", "TrainingConfig", "OutputConfig", "TrainRunConfig", "load_train_config"]
+__all__ = [
+    "DataConfig",
+    "ModelSection",
+    "TrainingConfig",
+    "OutputConfig",
+    "MTSSection",
+    "TrainRunConfig",
+    "load_train_config",
+]
 
 #: Model-config fields filled in from the training data, not from the user.
 NORMALISATION_FIELDS = ("avg_num_neighbors", "per_species_energy_scales", "per_species_energy_shifts")
@@ -193,14 +202,83 @@ class OutputConfig:
     plot_every: int = 10
 
 
+def _model_cutoff(section: ModelSection) -> float:
+    """The cutoff in Å of a checked model section."""
+    from ..models import MODEL_CLASSES
+
+    config_class = MODEL_CLASSES[section.kind].config_class
+    settings = from_dict(config_class, {"species": section.species or ["H"], **section.options})
+    return float(settings.cutoff)
+
+
+@dataclass
+class MTSSection:
+    """Co-training of a fast and a slow model for multiple-time-step MD (Fu et al. 2023).
+
+    With this section the ``model`` section is the slow model. Stage 1 trains the
+    fast model alone on the reference data (in ``<output.directory>/fast/``).
+    Stage 2 adds the slow model, normalised to the residual the fast model leaves
+    (no energy shifts; the residual force RMS as its energy scale), and trains the
+    pair so that fast + slow fits the reference, with ``training``'s settings and
+    the extra loss term ``fast_force_weight * mean((F_fast - F_ref)²)`` that keeps
+    the stiff forces in the fast model and the slow force smooth. The run's
+    ``best.pt`` holds both models (kind ``mts``).
+
+    Attributes:
+        fast_model: the fast model: small and with a short cutoff (e.g. Allegro with
+            ``r_max`` 3–3.5 Å, ``l_max`` 1, one layer, narrow MLPs). Its species are the
+            ``model`` section's.
+        fast_training: stage-1 settings (default: the ``training`` section's).
+        fast_force_weight: weight of the fast model's own force error in the
+            stage-2 loss, in the units of ``training.forces_weight`` (it has no effect
+            with ``freeze_fast``).
+        freeze_fast: keep the fast model's weights from stage 1 fixed in stage 2 and
+            train only the slow model on the residual.
+    """
+
+    fast_model: ModelSection = field(default_factory=ModelSection)
+    fast_training: TrainingConfig | None = None
+    fast_force_weight: float = 1.0
+    freeze_fast: bool = False
+
+    def __post_init__(self):
+        if self.fast_force_weight < 0:
+            raise ValueError(f"mts.fast_force_weight: must not be negative, got {self.fast_force_weight}")
+
+
 @dataclass
 class TrainRunConfig:
-    """A whole training run: data, model, training and output sections."""
+    """A whole training run: data, model, training and output sections, and optionally ``mts``."""
 
     data: DataConfig
     model: ModelSection = field(default_factory=ModelSection)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
+    mts: MTSSection | None = None
+
+    def __post_init__(self):
+        if self.mts is None:
+            return
+        fast = self.mts.fast_model
+        if fast.species is not None and fast.species != self.model.species:
+            raise ValueError(
+                "mts.fast_model.species: the fast model takes the model section's species; remove it "
+                "(or set model.species)"
+            )
+        fast.species = self.model.species
+        fast_cutoff, slow_cutoff = _model_cutoff(fast), _model_cutoff(self.model)
+        if fast_cutoff > slow_cutoff:
+            raise ValueError(
+                f"mts.fast_model: its cutoff ({fast_cutoff:g} Å) is longer than the slow model's "
+                f"({slow_cutoff:g} Å); the fast model should be the short-ranged one"
+            )
+
+    @property
+    def fast_training(self) -> TrainingConfig:
+        """Stage-1 settings of a co-training run."""
+        if self.mts is None:
+            raise ValueError("this run has no mts section")
+        return self.mts.fast_training or self.training
 
 
 def load_train_config(path: str | os.PathLike) -> TrainRunConfig:

@@ -28,15 +28,25 @@ CSV_COLUMNS = {
     "seconds": ("seconds", 1.0),
 }
 
+#: Columns written when the history has them (co-training runs).
+OPTIONAL_CSV_COLUMNS = {
+    "fast_force_mae_meV_per_A": ("fast_force_mae", 1e3),
+    "fast_force_rmse_meV_per_A": ("fast_force_rmse", 1e3),
+    "slow_force_rms_meV_per_A": ("slow_force_rms", 1e3),
+}
+
 
 def write_metrics_csv(history: Sequence[dict[str, float]], path: str | os.PathLike) -> None:
     """Write one row per epoch (validation errors in meV units), atomically."""
+    columns = dict(CSV_COLUMNS)
+    if history:
+        columns.update({name: spec for name, spec in OPTIONAL_CSV_COLUMNS.items() if spec[0] in history[0]})
     with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(CSV_COLUMNS)
+        writer.writerow(columns)
         for record in history:
             row = []
-            for key, factor in CSV_COLUMNS.values():
+            for key, factor in columns.values():
                 value = record[key] * factor
                 row.append(value if key == "epoch" else f"{value:.6g}")
             writer.writerow(row)
@@ -67,6 +77,9 @@ def write_learning_curves(history: Sequence[dict[str, float]], path: str | os.Pa
     errors.semilogy(epochs, [1e3 * r["energy_mae"] for r in history], label="energy MAE (meV/atom)")
     if any(not math.isnan(r["stress_mae"]) for r in history):
         errors.semilogy(epochs, [1e3 * r["stress_mae"] for r in history], label="stress MAE (meV/Å³)")
+    if "fast_force_mae" in history[0]:
+        errors.semilogy(epochs, [1e3 * r["fast_force_mae"] for r in history], "--", label="fast model force MAE (meV/Å)")
+        errors.semilogy(epochs, [1e3 * r["slow_force_rms"] for r in history], ":", label="slow force RMS (meV/Å)")
     errors.set(xlabel="epoch", title="validation errors")
     errors.legend()
     rates.semilogy(epochs, [r["learning_rate"] for r in history])
