@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from . import __version__
 
@@ -66,7 +67,41 @@ def _train(args: argparse.Namespace) -> int:
         )
         print(f"stage 1 (the fast model alone) is in {directory}/fast/")
     print(f"wrote {directory}/best.pt (use it), {directory}/last.pt (resume), metrics.csv, learning_curves.png")
+    if config.mts is not None and config.mts.probe_steps:
+        _probe_force_split(config)
     return 0
+
+
+def _probe_force_split(config) -> None:
+    """Short MD with a co-trained pair: how much its fast and slow forces change over 1–4 fs."""
+    from .analysis.force_changes import force_changes, force_split_report, plot_force_changes
+    from .calculators import MTSCalc
+    from .integrators.force_sampling import sample_split_forces
+    from .training.run import load_training_data
+
+    mts, directory = config.mts, Path(config.output.directory)
+    data = load_training_data(config)
+    atoms = (data.validation or data.train)[0].atoms
+    calc = MTSCalc.from_checkpoint(directory / "best.pt", dtype="float64", device=config.training.device)
+    interval = mts.probe_timestep_fs
+    print(
+        f"probe: {mts.probe_steps} Langevin steps of {interval:g} fs at {mts.probe_temperature_K:g} K "
+        f"from a validation structure ({len(atoms)} atoms)"
+    )
+    fast, slow = sample_split_forces(
+        atoms, calc, steps=mts.probe_steps, timestep_fs=interval, temperature_K=mts.probe_temperature_K
+    )
+    lags = [lag for lag in (1.0, 2.0, 3.0, 4.0) if round(lag / interval) < len(fast)]
+    if not lags:
+        print("probe: too few steps to resolve a lag of 1 fs; raise mts.probe_steps")
+        return
+    fast_changes, slow_changes = force_changes(fast, interval, lags), force_changes(slow, interval, lags)
+    print(force_split_report(fast_changes, slow_changes))
+    try:
+        plot_force_changes(fast_changes, slow_changes, directory / "force_changes.png")
+        print(f"wrote {directory}/force_changes.png")
+    except ImportError as error:
+        print(f"no plot: {error}")
 
 
 def _evaluate(args: argparse.Namespace) -> int:

@@ -1,3 +1,5 @@
-"""Trajectory analysis: radial distribution functions, diffusivities, uncertainty maps."""
+"""Trajectory analysis: radial distribution functions, diffusivities, uncertainty maps, force changes."""
 
-__all__: list[str] = []
+from .force_changes import ForceChanges, force_changes, force_split_report, plot_force_changes
+
+__all__ = ["ForceChanges", "force_changes", "force_split_report", "plot_force_changes"]

@@ -3,11 +3,14 @@
 - :class:`MTSVelocityVerlet`: NVE, reversible RESPA (impulse) velocity Verlet.
 - :class:`MTSLangevin`: NVT, BAOAB-RESPA with the thermostat at the inner level.
 
-Both take a calculator that splits its forces into ``fast_forces`` and
+:func:`sample_split_forces` records both parts' forces along a short run.
+
+Both integrators take a calculator that splits its forces into ``fast_forces`` and
 ``slow_forces``, such as :class:`asetools.calculators.MTSCalc`.
 """
 
+from .force_sampling import sample_split_forces
 from .langevin import MTSLangevin
 from .respa import MTSVelocityVerlet, RESPAIntegrator
 
-__all__ = ["MTSLangevin", "MTSVelocityVerlet", "RESPAIntegrator"]
+__all__ = ["MTSLangevin", "MTSVelocityVerlet", "RESPAIntegrator", "sample_split_forces"]

@@ -234,16 +234,34 @@ class MTSSection:
             with ``freeze_fast``).
         freeze_fast: keep the fast model's weights from stage 1 fixed in stage 2 and
             train only the slow model on the residual.
+        probe_steps: after training, ``asetools train`` runs this many MD steps of
+            ``probe_timestep_fs`` at ``probe_temperature_K`` with the pair from the first
+            validation structure and reports how much the fast and slow forces change
+            over 1–4 fs (0: no probe).
+        probe_timestep_fs: the probe's MD step in fs.
+        probe_temperature_K: the probe's Langevin temperature.
     """
 
     fast_model: ModelSection = field(default_factory=ModelSection)
     fast_training: TrainingConfig | None = None
     fast_force_weight: float = 1.0
     freeze_fast: bool = False
+    probe_steps: int = 400
+    probe_timestep_fs: float = 0.5
+    probe_temperature_K: float = 300.0
 
     def __post_init__(self):
         if self.fast_force_weight < 0:
             raise ValueError(f"mts.fast_force_weight: must not be negative, got {self.fast_force_weight}")
+        if self.probe_steps < 0:
+            raise ValueError(f"mts.probe_steps: must not be negative, got {self.probe_steps}")
+        if not 0 < self.probe_timestep_fs <= 1.0:
+            raise ValueError(
+                f"mts.probe_timestep_fs: must be above 0 and at most 1 fs to resolve changes over 1 fs, "
+                f"got {self.probe_timestep_fs}"
+            )
+        if self.probe_temperature_K < 0:
+            raise ValueError(f"mts.probe_temperature_K: must not be negative, got {self.probe_temperature_K}")
 
 
 @dataclass

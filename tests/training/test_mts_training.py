@@ -183,7 +183,8 @@ def test_train_command_reports_the_force_split(data_file, tmp_path, capsys):
         "data": {"train_file": str(data_file), "validation_fraction": 0.2},
         "model": {"options": {"r_max": 4.0, **TINY}},
         "training": {"epochs": 1, "batch_size": 4},
-        "mts": {"fast_model": {"options": {"r_max": 3.0, "l_max": 1, **TINY}}, "fast_force_weight": 2.0},
+        "mts": {"fast_model": {"options": {"r_max": 3.0, "l_max": 1, **TINY}}, "fast_force_weight": 2.0,
+                "probe_steps": 20, "probe_timestep_fs": 0.5},
         "output": {"directory": "run"},
     }
     path = tmp_path / "mts.yaml"
@@ -191,6 +192,9 @@ def test_train_command_reports_the_force_split(data_file, tmp_path, capsys):
     assert main(["train", str(path), "--epoch-log"]) == 0
     out = capsys.readouterr().out
     assert "fast model alone: forces MAE" in out and "slow force RMS" in out
+    # The probe MD resolves lags of 1 to 4 fs with 20 steps of 0.5 fs.
+    assert "slow/fast" in out and " 4.00 fs" in out
+    assert (tmp_path / "run" / "force_changes.png").exists()
     assert read_checkpoint(tmp_path / "run" / "best.pt")["kind"] == "mts"
 
 
