@@ -74,7 +74,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _probe_force_split(config) -> None:
     """Short MD with a co-trained pair: how much its fast and slow forces change over 1–4 fs."""
-    from .analysis.force_changes import force_changes, force_split_report, plot_force_changes
+    from .analysis.force_changes import DEFAULT_LAGS_FS, force_changes, force_split_report, plot_force_changes
     from .calculators import MTSCalc
     from .integrators.force_sampling import sample_split_forces
     from .training.run import load_training_data
@@ -91,7 +91,7 @@ def _probe_force_split(config) -> None:
     fast, slow = sample_split_forces(
         atoms, calc, steps=mts.probe_steps, timestep_fs=interval, temperature_K=mts.probe_temperature_K
     )
-    lags = [lag for lag in (1.0, 2.0, 3.0, 4.0) if round(lag / interval) < len(fast)]
+    lags = [lag for lag in DEFAULT_LAGS_FS if round(lag / interval) < len(fast)]
     if not lags:
         print("probe: too few steps to resolve a lag of 1 fs; raise mts.probe_steps")
         return

@@ -18,7 +18,10 @@ import numpy as np
 from .._files import atomic_path
 from .._optional import optional_import
 
-__all__ = ["ForceChanges", "force_changes", "force_split_report", "plot_force_changes"]
+__all__ = ["DEFAULT_LAGS_FS", "ForceChanges", "force_changes", "force_split_report", "plot_force_changes"]
+
+#: Lags in fs that span the outer steps worth trying for molecular systems.
+DEFAULT_LAGS_FS = (1.0, 2.0, 3.0, 4.0)
 
 
 @dataclass
@@ -43,7 +46,7 @@ class ForceChanges:
             return self.change_rms / self.rms
 
 
-def force_changes(forces: np.ndarray, interval_fs: float, lags_fs: Sequence[float] = (1.0, 2.0, 3.0, 4.0)) -> ForceChanges:
+def force_changes(forces: np.ndarray, interval_fs: float, lags_fs: Sequence[float] = DEFAULT_LAGS_FS) -> ForceChanges:
     """RMS of a force and of its change over each lag, along evenly spaced frames.
 
     Args:

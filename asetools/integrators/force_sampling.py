@@ -46,13 +46,8 @@ def sample_split_forces(
         raise ValueError(f"steps: need at least 1, got {steps}")
     if equilibration_steps < 0:
         raise ValueError(f"equilibration_steps: must not be negative, got {equilibration_steps}")
-    if isinstance(rng, (int, np.integer)) or rng is None:
-        rng = np.random.default_rng(rng)
     atoms = atoms.copy()
     atoms.calc = calc
-    thermalize_momenta(atoms, temperature_K=temperature_K, rng=rng)
-    if len(atoms) > 1:
-        Stationary(atoms)
     dynamics = MTSLangevin(
         atoms,
         calc,
@@ -62,6 +57,9 @@ def sample_split_forces(
         n_inner=1,
         rng=rng,
     )
+    thermalize_momenta(atoms, temperature_K=temperature_K, rng=dynamics.rng)  # the integrator's generator
+    if len(atoms) > 1:
+        Stationary(atoms)
     fast, slow = [], []
 
     def record():

@@ -105,11 +105,20 @@ class ModelSection:
                 f"model.options: {', '.join(reserved)} are set from the data (species by model.species); remove them"
             )
         # Check the options now, with placeholder species, so a typo fails before the data is read.
-        config_class = MODEL_CLASSES[self.kind].config_class
         try:
-            from_dict(config_class, {"species": self.species or ["H"], **self.options}, context="model.options")
+            self.placeholder_config()
         except TypeError as error:
             raise ValueError(f"model.options: {error}") from None
+
+    def placeholder_config(self):
+        """The model's config dataclass from these options, with ``species`` standing in when unset.
+
+        Good for the fields the options decide (cutoff, sizes), not for normalisation.
+        """
+        from ..models import MODEL_CLASSES
+
+        config_class = MODEL_CLASSES[self.kind].config_class
+        return from_dict(config_class, {"species": self.species or ["H"], **self.options}, context="model.options")
 
 
 @dataclass
@@ -202,15 +211,6 @@ class OutputConfig:
     plot_every: int = 10
 
 
-def _model_cutoff(section: ModelSection) -> float:
-    """The cutoff in Å of a checked model section."""
-    from ..models import MODEL_CLASSES
-
-    config_class = MODEL_CLASSES[section.kind].config_class
-    settings = from_dict(config_class, {"species": section.species or ["H"], **section.options})
-    return float(settings.cutoff)
-
-
 @dataclass
 class MTSSection:
     """Co-training of a fast and a slow model for multiple-time-step MD (Fu et al. 2023).
@@ -284,7 +284,8 @@ class TrainRunConfig:
                 "(or set model.species)"
             )
         fast.species = self.model.species
-        fast_cutoff, slow_cutoff = _model_cutoff(fast), _model_cutoff(self.model)
+        fast_cutoff = float(fast.placeholder_config().cutoff)
+        slow_cutoff = float(self.model.placeholder_config().cutoff)
         if fast_cutoff > slow_cutoff:
             raise ValueError(
                 f"mts.fast_model: its cutoff ({fast_cutoff:g} Å) is longer than the slow model's "

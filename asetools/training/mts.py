@@ -16,7 +16,6 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ import torch
 
 from ..models import MTSPair, Potential, WithinCutoff
 from ..models.local import LocalEnergyModel
-from .config import TrainingConfig
 from .distributed import ProcessGroup, current_group
 from .loss import BatchCounts, loss_terms
 from .metrics import ErrorMetrics, Predictions, evaluate_errors, predict_samples
@@ -92,7 +90,7 @@ class MTSTrainer(Trainer):
     """Train an :class:`~asetools.models.MTSPair` jointly, keeping the fast model's own forces accurate.
 
     Takes the arguments of :class:`~asetools.training.Trainer` (the model must be
-    an ``MTSPair``; the samples are built with the pair's cutoff) and:
+    an ``MTSPair``; the samples are built with the pair's cutoff) and, by keyword only:
 
     Args:
         fast_force_weight: weight of the fast model's force error in the loss and
@@ -105,24 +103,12 @@ class MTSTrainer(Trainer):
 
     metrics_class = MTSErrorMetrics
 
-    def __init__(
-        self,
-        model: MTSPair,
-        train: Sequence[Sample],
-        validation: Sequence[Sample] = (),
-        config: TrainingConfig | None = None,
-        directory: str | Path | None = None,
-        metadata: dict[str, Any] | None = None,
-        progress: bool = False,
-        plot_every: int = 10,
-        group: ProcessGroup | None = None,
-        fast_force_weight: float = 1.0,
-    ):
+    def __init__(self, model: MTSPair, *args, fast_force_weight: float = 1.0, **kwargs):
         if not isinstance(model, MTSPair):
             raise TypeError(f"MTSTrainer trains an MTSPair, got {type(model).__name__}; use Trainer for one model")
         if fast_force_weight < 0:
             raise ValueError(f"fast_force_weight: must not be negative, got {fast_force_weight}")
-        super().__init__(model, train, validation, config, directory, metadata, progress, plot_every, group)
+        super().__init__(model, *args, **kwargs)
         self.fast_force_weight = float(fast_force_weight)
         self._fast_potential = Potential(WithinCutoff(self.model.fast))
 

@@ -7,6 +7,7 @@ tests can run the same thing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,6 +54,11 @@ class TrainingData:
     validation: list[LabelledFrame]
     species: list[str]
     isolated_atom_energies: dict[str, float] | None
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Hash of the training and validation frames (computed once; both stages of a co-training run store it)."""
+        return frames_fingerprint(self.train + self.validation)
 
 
 def load_training_data(config: TrainRunConfig) -> TrainingData:
@@ -148,7 +154,7 @@ def _run_metadata(config: TrainRunConfig, data: TrainingData, statistics: Datase
         "validation_file": config.data.validation_file,
         "num_train_frames": len(data.train),
         "num_validation_frames": len(data.validation),
-        "dataset_fingerprint": frames_fingerprint(data.train + data.validation),
+        "dataset_fingerprint": data.fingerprint,
         "statistics": to_dict(statistics),
     }
 
