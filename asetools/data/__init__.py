@@ -1,6 +1,6 @@
 """Labelled structures: reading and checking data files, statistics and built-in example data."""
 
-from .emt import emt_copper_dataset
+from .emt import LIQUID_COPPER_DENSITY, emt_copper_dataset, emt_liquid_copper, emt_liquid_copper_dataset
 from .frames import (
     LabelKeys,
     LabelledFrame,
@@ -18,7 +18,10 @@ __all__ = [
     "LabelKeys",
     "LabelledFrame",
     "dataset_statistics",
+    "LIQUID_COPPER_DENSITY",
     "emt_copper_dataset",
+    "emt_liquid_copper",
+    "emt_liquid_copper_dataset",
     "frames_fingerprint",
     "label_frames",
     "read_energy",
