@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -36,3 +38,21 @@ def test_allegro_quickstart_trains_and_runs_md(tmp_path):
     assert float(re.search(r"speed (\S+) atom-steps/s", out).group(1)) > 0
     md_error = float(re.search(r"along the trajectory (\S+) meV/Å", out).group(1))
     assert md_error < 0.25 * untrained
+
+
+ETHANOL = EXAMPLES.parent.parent / "shared" / "data" / "botnet" / "ethanol"
+
+
+@pytest.mark.skipif(not (ETHANOL / "train.xyz").is_file(), reason="needs ../shared/data/botnet/ethanol")
+def test_ethanol_mts_md_writes_its_outputs_and_keeps_the_molecule(tmp_path):
+    out = run_example("ethanol_mts_md.py", "--out", str(tmp_path))
+    for name in ("ethanol_mts.traj", "ethanol_mts.log", "ethanol_mts_energy.png", "ethanol_mts_geometry.png"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    fast, slow = map(int, re.search(r"evaluations: fast (\d+), slow (\d+)", out).groups())
+    assert slow == 100 + 1  # one per outer step, plus the first evaluation
+    assert fast == 4 * 100 + 1
+    temperature = float(re.search(r"mean temperature (\S+) K", out).group(1))
+    assert 150 < temperature < 500  # 9 atoms fluctuate a lot around 300 K over 200 fs
+    carbon_carbon = float(re.search(r"C-C\s+MD\s+(\S+)", out).group(1))
+    oxygen_hydrogen = float(re.search(r"O-H\s+MD\s+(\S+)", out).group(1))
+    assert 1.40 < carbon_carbon < 1.65 and 0.9 < oxygen_hydrogen < 1.1  # still ethanol

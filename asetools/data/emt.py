@@ -148,7 +148,7 @@ def emt_liquid_copper_dataset(
     counts = np.diff(np.linspace(0, num_structures, len(temperatures_K) + 1).round().astype(int))
     for index, (temperature, count) in enumerate(zip(temperatures_K, counts)):
         atoms = emt_liquid_copper(
-            repeat, temperature, number_density, equilibration_ps=equilibration_ps, timestep_fs=timestep_fs, seed=seed + index
+            repeat, temperature, number_density, equilibration_ps, timestep_fs=timestep_fs, seed=seed + index
         )
         dynamics = _langevin(atoms, temperature, timestep_fs, np.random.default_rng([seed, index]))
         for _ in range(count):
