@@ -9,31 +9,16 @@ repeats of a force call on freshly displaced positions (so no cached result).
 """
 
 import argparse
-import time
 
-import numpy as np
 from ase.build import bulk
 from ase.calculators.lj import LennardJones as AseLennardJones
 
 from asetools.calculators import PotentialCalc
 from asetools.models import LennardJones
+from timing import force_call_seconds
 
 PARAMETERS = dict(sigma=3.4, epsilon=0.0104)
 CUTOFF = 8.5
-
-
-def best_time(atoms, calc, repeats: int) -> float:
-    atoms = atoms.copy()
-    atoms.calc = calc
-    atoms.get_forces()  # warm-up (neighbour list, allocations)
-    rng = np.random.default_rng(0)
-    times = []
-    for _ in range(repeats):
-        atoms.positions += rng.normal(scale=1e-3, size=atoms.positions.shape)
-        start = time.perf_counter()
-        atoms.get_forces()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -45,10 +30,10 @@ def main() -> None:
     for size in args.sizes:
         atoms = bulk("Ar", "fcc", a=5.26, cubic=True).repeat(size)
         atoms.rattle(0.05, seed=1)
-        anchor = best_time(atoms, AseLennardJones(**PARAMETERS, rc=CUTOFF), args.repeats)
+        anchor = force_call_seconds(atoms, AseLennardJones(**PARAMETERS, rc=CUTOFF), args.repeats).min()
         for dtype in ("float64", "float32"):
             model = LennardJones(species=["Ar"], cutoff=CUTOFF, **PARAMETERS)
-            ours = best_time(atoms, PotentialCalc(model, dtype=dtype), args.repeats)
+            ours = force_call_seconds(atoms, PotentialCalc(model, dtype=dtype), args.repeats).min()
             print(
                 f"{len(atoms):>6} {dtype:>8} {len(atoms) / ours:>17.0f} {len(atoms) / anchor:>15.0f} {anchor / ours:>7.2f}"
             )

@@ -55,6 +55,7 @@ from asetools.calculators import MTSCalc, PotentialCalc
 from asetools.checkpoint import load_checkpoint
 from asetools.data import emt_liquid_copper, emt_liquid_copper_dataset, read_labelled_frames
 from asetools.integrators import MTSLangevin, MTSVelocityVerlet, sample_split_forces
+from asetools.models import MTSPair
 from asetools.training.config import (
     DataConfig,
     ModelSection,
@@ -65,6 +66,10 @@ from asetools.training.config import (
 )
 from asetools.training.evaluate import evaluate_model
 from asetools.training.run import train_from_config
+from timing import force_call_seconds
+
+#: Temperature of the liquid-copper runs, K.
+TEMPERATURE_K = 1500.0
 
 SLOW_OPTIONS = {
     "r_max": 5.0,
@@ -159,7 +164,7 @@ def test_errors(checkpoint: Path, test_file: str) -> dict[str, float]:
     frames = read_labelled_frames(test_file, species=model.species)
     metrics, _ = evaluate_model(model, frames, batch_size=20)
     errors = {"energy_mae_meV_per_atom": 1e3 * metrics.energy_mae, "force_mae_meV_per_A": 1e3 * metrics.force_mae}
-    if hasattr(model, "fast"):
+    if isinstance(model, MTSPair):
         fast, _ = evaluate_model(model.fast, frames, batch_size=20)
         errors["fast_force_mae_meV_per_A"] = 1e3 * fast.force_mae
     return errors
@@ -220,22 +225,26 @@ def integrator(atoms: Atoms, calc, step_fs: float, n_inner: int | None, thermost
         atoms.calc = calc
         if thermostat:
             return Langevin(
-                atoms, step_fs * units.fs, temperature_K=1500, friction=0.01 / units.fs, fixcm=False,
+                atoms, step_fs * units.fs, temperature_K=TEMPERATURE_K, friction=0.01 / units.fs, fixcm=False,
                 rng=np.random.default_rng(seed),
             )
         return VelocityVerlet(atoms, step_fs * units.fs)
     if thermostat:
         return MTSLangevin(
-            atoms, calc, n_inner * step_fs * units.fs, temperature_K=1500, friction=0.01 / units.fs, n_inner=n_inner,
+            atoms,
+            calc,
+            n_inner * step_fs * units.fs,
+            temperature_K=TEMPERATURE_K,
+            friction=0.01 / units.fs,
+            n_inner=n_inner,
             rng=seed,
         )
     return MTSVelocityVerlet(atoms, calc, n_inner * step_fs * units.fs, n_inner=n_inner)
 
 
 def nve(start: Atoms, calc, step_fs, n_inner, record_fs, simulated_ps, equilibrate_ps=0.0, seed=0) -> Run:
-    """NVE from ``start`` (after ``equilibrate_ps`` of Langevin at 1500 K with the same calculator)."""
-    atoms = start.copy()
-    atoms.set_momenta(start.get_momenta())
+    """NVE from ``start`` (after ``equilibrate_ps`` of Langevin at TEMPERATURE_K with the same calculator)."""
+    atoms = start.copy()  # positions and momenta
     outer_fs = step_fs * (n_inner or 1)
     if equilibrate_ps > 0:
         integrator(atoms, calc, step_fs, n_inner, True, seed).run(round(equilibrate_ps * 1000.0 / outer_fs))
@@ -308,20 +317,6 @@ def compare(model: dict, reference: dict) -> tuple[float, float]:
 # -------------------------------------------------------------------------- main
 
 
-def evaluation_ms(atoms: Atoms, calc, repeats: int = 10) -> float:
-    """Median wall time (ms) of one force evaluation at slightly moved positions."""
-    atoms = atoms.copy()
-    atoms.calc = calc
-    atoms.get_forces()
-    times = []
-    for _ in range(repeats):
-        atoms.positions += 1e-4
-        started = time.perf_counter()
-        atoms.get_forces()
-        times.append(time.perf_counter() - started)
-    return 1e3 * float(np.median(times))
-
-
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--system", choices=["cu"], default="cu")
@@ -376,11 +371,14 @@ def sweep_pair(name: str, start: Atoms, calc: MTSCalc, inner_fs: float, args: ar
         entry["sweep"].append(sweep_entry(run, args, n_inner=n_inner))
         print(sweep_line(f"{name} {inner_fs:g} fs x {n_inner} = {outer:g} fs", entry["sweep"][-1]), flush=True)
     entry["n_inner"] = max([item["n_inner"] for item in entry["sweep"] if item["stable"]], default=1)
-    fast, slow = sample_split_forces(start.copy(), calc, steps=400, timestep_fs=inner_fs, temperature_K=1500, rng=0)
+    fast, slow = sample_split_forces(
+        start.copy(), calc, steps=400, timestep_fs=inner_fs, temperature_K=TEMPERATURE_K, rng=0
+    )
     lags = [inner_fs * k for k in (1, 2, 4, 8)]
-    entry["slow_force_rms"] = force_changes(slow, inner_fs, lags).rms
-    entry["slow_change_rms"] = dict(zip(lags, force_changes(slow, inner_fs, lags).change_rms.tolist()))
-    entry["fast_change_rms"] = dict(zip(lags, force_changes(fast, inner_fs, lags).change_rms.tolist()))
+    slow_changes, fast_changes = force_changes(slow, inner_fs, lags), force_changes(fast, inner_fs, lags)
+    entry["slow_force_rms"] = slow_changes.rms
+    entry["slow_change_rms"] = dict(zip(lags, slow_changes.change_rms.tolist()))
+    entry["fast_change_rms"] = dict(zip(lags, fast_changes.change_rms.tolist()))
 
 
 def production(start: Atoms, runs: dict, args: argparse.Namespace, report: dict) -> dict[str, dict]:
@@ -429,14 +427,18 @@ def main() -> None:
     report: dict[str, dict] = {name: {"test": test_errors(path, files["test"])} for name, path in checkpoints.items()}
     pairs = [name for name in checkpoints if name != "single"]
 
-    start = emt_liquid_copper(repeat=4, temperature_K=1500.0, seed=args.seed + 7)
+    start = emt_liquid_copper(repeat=4, temperature_K=TEMPERATURE_K, seed=args.seed + 7)
     calcs = {"single": PotentialCalc(checkpoints["single"])}
     calcs.update({name: MTSCalc.from_checkpoint(checkpoints[name]) for name in pairs})
-    report["single"]["evaluation_ms"] = evaluation_ms(start, calcs["single"])
+
+    def evaluation_ms(calc) -> float:
+        return 1e3 * float(np.median(force_call_seconds(start, calc, repeats=10)))
+
+    report["single"]["evaluation_ms"] = evaluation_ms(calcs["single"])
     for name in pairs:
-        report[name]["fast_evaluation_ms"] = evaluation_ms(start, calcs[name].fast)
-        report[name]["slow_evaluation_ms"] = evaluation_ms(start, calcs[name].slow)
-    report["emt"] = {"evaluation_ms": evaluation_ms(start, EMT())}
+        report[name]["fast_evaluation_ms"] = evaluation_ms(calcs[name].fast)
+        report[name]["slow_evaluation_ms"] = evaluation_ms(calcs[name].slow)
+    report["emt"] = {"evaluation_ms": evaluation_ms(EMT())}
 
     print("\nstep sweep (NVE; drift meV/atom/ps, fluctuation meV/atom):", flush=True)
     step = sweep_single(start, calcs["single"], args, report["single"])
@@ -486,7 +488,7 @@ def plot_rdfs(results: dict, path: Path) -> None:
         axis.plot(result["r"], result["g"], label=name, lw=1.2)
     axis.set_xlabel("r (Å)")
     axis.set_ylabel("g(r)")
-    axis.set_title("liquid Cu, 1500 K")
+    axis.set_title(f"liquid Cu, {TEMPERATURE_K:g} K")
     axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)

@@ -55,16 +55,15 @@ def emt_copper_dataset(
 
 
 def _labelled_with_emt(atoms: Atoms) -> Atoms:
-    """A copy of ``atoms`` carrying its EMT energy, forces and stress as a :class:`SinglePointCalculator`."""
-    labelled = atoms.copy()
-    labelled.calc = EMT()
+    """Attach the EMT energy, forces and stress of ``atoms`` as a :class:`SinglePointCalculator`; returns ``atoms``."""
+    atoms.calc = EMT()
     results = {
-        "energy": labelled.get_potential_energy(),
-        "forces": labelled.get_forces(),
-        "stress": labelled.get_stress(),
+        "energy": atoms.get_potential_energy(),
+        "forces": atoms.get_forces(),
+        "stress": atoms.get_stress(),
     }
-    labelled.calc = SinglePointCalculator(labelled, **results)
-    return labelled
+    atoms.calc = SinglePointCalculator(atoms, **results)
+    return atoms
 
 
 def _langevin(atoms: Atoms, temperature_K: float, timestep_fs: float, rng: np.random.Generator) -> Langevin:
