@@ -1,5 +1,16 @@
-"""Trajectory analysis: radial distribution functions, diffusivities, uncertainty maps, force changes."""
+"""Trajectory analysis: radial distribution functions, diffusivities, uncertainty maps, force changes,
+bond-length and dihedral distributions."""
 
 from .force_changes import ForceChanges, force_changes, force_split_report, plot_force_changes
+from .geometry import Topology, bond_lengths, dihedral_angles, internal_coordinates
 
-__all__ = ["ForceChanges", "force_changes", "force_split_report", "plot_force_changes"]
+__all__ = [
+    "ForceChanges",
+    "Topology",
+    "bond_lengths",
+    "dihedral_angles",
+    "force_changes",
+    "force_split_report",
+    "internal_coordinates",
+    "plot_force_changes",
+]
