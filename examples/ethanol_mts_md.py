@@ -7,7 +7,7 @@
    ``--inner-fs``, the slow model once per ``--n-inner`` inner steps. Writes the
    trajectory ``<out>/ethanol_mts.traj`` and ASE's MD log ``<out>/ethanol_mts.log``.
 3. Plots the energies and temperature along the run (``ethanol_mts_energy.png``) and
-   the C–C, C–O, O–H bond-length and H–O–C–C dihedral distributions against the
+   the C–C, C–O, O–H bond-length and C–C–O–H dihedral distributions against the
    training data's (``ethanol_mts_geometry.png``), and prints a summary with the
    speed and the number of slow-model evaluations.
 
@@ -31,6 +31,7 @@ from ase import Atoms, units
 from ase.io.trajectory import Trajectory
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
+from asetools.analysis import Topology, internal_coordinates
 from asetools.calculators import MTSCalc
 from asetools.integrators import MTSLangevin
 from asetools.training.config import (
@@ -101,27 +102,14 @@ def train_pair(args: argparse.Namespace, directory: Path) -> Path:
     return checkpoint
 
 
-def ethanol_geometry(atoms: Atoms) -> dict[str, float]:
-    """C–C, C–O, O–H bond lengths (Å) and the H–O–C–C dihedral (degrees, 0–360) of one ethanol molecule."""
-    symbols = np.array(atoms.get_chemical_symbols())
-    carbons = np.flatnonzero(symbols == "C")
-    oxygen = int(np.flatnonzero(symbols == "O")[0])
-    hydrogens = np.flatnonzero(symbols == "H")
-    distances = atoms.get_all_distances()
-    alpha = int(carbons[np.argmin(distances[oxygen, carbons])])  # the carbon bonded to the oxygen
-    beta = int(carbons[carbons != alpha][0])
-    hydroxyl = int(hydrogens[np.argmin(distances[oxygen, hydrogens])])
-    return {
-        "C-C": float(distances[alpha, beta]),
-        "C-O": float(distances[alpha, oxygen]),
-        "O-H": float(distances[oxygen, hydroxyl]),
-        "H-O-C-C": float(atoms.get_dihedral(hydroxyl, oxygen, alpha, beta)),
-    }
+#: The coordinates shown: bond lengths (Å) and the hydroxyl torsion (degrees), by asetools' element labels.
+SHOWN = ("C-C", "C-O", "H-O", "C-C-O-H")
 
 
-def geometries(frames: list[Atoms]) -> dict[str, np.ndarray]:
-    values = [ethanol_geometry(atoms) for atoms in frames]
-    return {name: np.array([value[name] for value in values]) for name in values[0]}
+def geometries(frames: list[Atoms], topology: Topology) -> dict[str, np.ndarray]:
+    """The ``SHOWN`` internal coordinates of every frame (all values of each kind, flattened)."""
+    values = internal_coordinates(np.array([atoms.positions for atoms in frames]), topology)
+    return {label: values[label].ravel() for label in SHOWN}
 
 
 def run_md(checkpoint: Path, start: Atoms, args: argparse.Namespace, out: Path) -> dict:
@@ -191,8 +179,8 @@ def plot(out: Path, log: np.ndarray, model: dict, reference: dict) -> None:
 
     figure, axes = plt.subplots(1, 4, figsize=(12, 3))
     for axis, name in zip(axes, model):
-        unit = "°" if name == "H-O-C-C" else "Å"
-        bins = np.linspace(0, 360, 37) if name == "H-O-C-C" else np.histogram_bin_edges(reference[name], bins=30)
+        unit = "°" if name == "C-C-O-H" else "Å"
+        bins = np.linspace(-180, 180, 37) if name == "C-C-O-H" else np.histogram_bin_edges(reference[name], bins=30)
         axis.hist(reference[name], bins=bins, density=True, alpha=0.5, label="training data")
         axis.hist(model[name], bins=bins, density=True, histtype="step", lw=1.5, label="MTS MD")
         axis.set_xlabel(f"{name} ({unit})")
@@ -214,7 +202,8 @@ def main() -> None:
     md = run_md(checkpoint, data[0], args, out)
     frames = ase.io.read(out / "ethanol_mts.traj", ":")
     log = np.loadtxt(out / "ethanol_mts.log", skiprows=1)  # time (ps), total, potential, kinetic energy (eV), T (K)
-    model, reference = geometries(frames[len(frames) // 5 :]), geometries(data)
+    topology = Topology.from_atoms(data[0])
+    model, reference = geometries(frames[len(frames) // 5 :], topology), geometries(data, topology)
     plot(out, log, model, reference)
 
     outer_fs = args.inner_fs * args.n_inner
@@ -226,7 +215,7 @@ def main() -> None:
     print(f"speed {md['seconds_per_ps']:.1f} s per simulated ps")
     print(f"mean temperature {log[len(log) // 5 :, 4].mean():.0f} K (target {args.temperature:g} K)")
     for name in model:
-        unit = "deg" if name == "H-O-C-C" else "Å"
+        unit = "deg" if name == "C-C-O-H" else "Å"
         print(f"{name:8s} MD {model[name].mean():7.3f} ± {model[name].std():.3f} {unit}   "
               f"training data {reference[name].mean():7.3f} ± {reference[name].std():.3f} {unit}")  # fmt: skip
     print(f"written: {out / 'ethanol_mts.traj'}, {out / 'ethanol_mts.log'}, {out / 'ethanol_mts_energy.png'}, "

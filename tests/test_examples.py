@@ -54,5 +54,5 @@ def test_ethanol_mts_md_writes_its_outputs_and_keeps_the_molecule(tmp_path):
     temperature = float(re.search(r"mean temperature (\S+) K", out).group(1))
     assert 150 < temperature < 500  # 9 atoms fluctuate a lot around 300 K over 200 fs
     carbon_carbon = float(re.search(r"C-C\s+MD\s+(\S+)", out).group(1))
-    oxygen_hydrogen = float(re.search(r"O-H\s+MD\s+(\S+)", out).group(1))
+    oxygen_hydrogen = float(re.search(r"H-O\s+MD\s+(\S+)", out).group(1))
     assert 1.40 < carbon_carbon < 1.65 and 0.9 < oxygen_hydrogen < 1.1  # still ethanol

@@ -69,6 +69,19 @@ class Topology:
     def n_molecules(self) -> int:
         return int(self.molecule.max()) + 1
 
+    def repeat(self, copies: int) -> Topology:
+        """The topology of ``copies`` copies of this structure, one after the other in the atom order."""
+        if copies < 1:
+            raise ValueError(f"copies must be at least 1, got {copies}")
+        n_atoms = len(self.symbols)
+        offsets = n_atoms * np.arange(copies)
+        return Topology(
+            self.symbols * copies,
+            (self.bonds[None] + offsets[:, None, None]).reshape(-1, 2),
+            (self.dihedrals[None] + offsets[:, None, None]).reshape(-1, 4),
+            (self.molecule[None] + self.n_molecules * np.arange(copies)[:, None]).reshape(-1),
+        )
+
 
 def _proper_dihedrals(bonds: np.ndarray, n_atoms: int) -> np.ndarray:
     neighbours: list[list[int]] = [[] for _ in range(n_atoms)]

@@ -31,6 +31,22 @@ def test_separate_copies_are_separate_molecules():
     assert len(topology.dihedrals) == 0
 
 
+def test_repeat_equals_the_topology_of_the_copies():
+    ethanol = molecule("CH3CH2OH")
+    copies = ethanol.copy()
+    for shift in (10.0, 20.0):
+        moved = ethanol.copy()
+        moved.positions += [shift, 0.0, 0.0]
+        copies += moved
+    repeated, direct = Topology.from_atoms(ethanol).repeat(3), Topology.from_atoms(copies)
+    assert repeated.symbols == direct.symbols
+    assert repeated.bonds.tolist() == direct.bonds.tolist()
+    assert sorted(map(tuple, repeated.dihedrals.tolist())) == sorted(map(tuple, direct.dihedrals.tolist()))
+    assert repeated.molecule.tolist() == direct.molecule.tolist()
+    with pytest.raises(ValueError, match="copies"):
+        Topology.from_atoms(ethanol).repeat(0)
+
+
 def test_values_match_ase_for_every_frame():
     atoms = molecule("CH3CH2OH")
     rng = np.random.default_rng(0)

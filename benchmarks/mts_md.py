@@ -1,0 +1,122 @@
+"""MD runs for the MTS benchmark: single-step and RESPA integrators, NVE runs that record
+energies and positions, and the stability test of a run."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms, units
+from ase.md.langevin import Langevin
+from ase.md.verlet import VelocityVerlet
+
+from asetools.integrators import MTSLangevin, MTSVelocityVerlet
+
+#: Langevin friction of the equilibration runs, 1/fs.
+FRICTION_PER_FS = 0.01
+
+
+@dataclass
+class Run:
+    """What one MD run recorded every ``record_fs``: total energies (eV/atom), temperatures (K), positions (Å)."""
+
+    record_fs: float
+    energies: np.ndarray
+    temperatures: np.ndarray
+    positions: np.ndarray
+    wall_seconds: float
+
+    @property
+    def simulated_ps(self) -> float:
+        return (len(self.energies) - 1) * self.record_fs / 1000.0
+
+    @property
+    def seconds_per_ps(self) -> float:
+        return self.wall_seconds / self.simulated_ps
+
+    def drift_and_fluctuation(self) -> tuple[float, float]:
+        """Slope of a linear fit to the total energy (meV/atom/ps) and the standard deviation about it (meV/atom)."""
+        times = np.arange(len(self.energies)) * self.record_fs / 1000.0
+        slope, intercept = np.polyfit(times, 1e3 * self.energies, 1)
+        residual = 1e3 * self.energies - (slope * times + intercept)
+        return float(slope), float(residual.std())
+
+    def is_stable(self, max_drift: float, max_fluctuation: float) -> bool:
+        drift, fluctuation = self.drift_and_fluctuation()
+        return bool(np.isfinite(drift) and abs(drift) <= max_drift and fluctuation <= max_fluctuation)
+
+
+def md_run(atoms: Atoms, dynamics, record_fs: float, simulated_ps: float, step_fs: float) -> Run:
+    """Run ``dynamics`` (its atoms are ``atoms``) for ``simulated_ps``, recording every ``record_fs``."""
+    every = round(record_fs / step_fs)
+    if abs(every * step_fs - record_fs) > 1e-9 or every < 1:
+        raise ValueError(f"the recording interval {record_fs} fs is not a multiple of the step {step_fs} fs")
+    energies, temperatures, positions = [], [], []
+
+    def record():
+        energies.append(atoms.get_total_energy() / len(atoms))
+        temperatures.append(atoms.get_temperature())
+        positions.append(atoms.get_positions())
+
+    dynamics.attach(record, interval=every)
+    steps = every * round(simulated_ps * 1000.0 / record_fs)
+    started = time.perf_counter()
+    dynamics.run(steps)
+    wall = time.perf_counter() - started
+    return Run(record_fs, np.array(energies), np.array(temperatures), np.array(positions), wall)
+
+
+def integrator(atoms: Atoms, calc, step_fs: float, n_inner: int | None, temperature_K: float | None, seed: int):
+    """Velocity Verlet (``n_inner`` None) or RESPA; with a ``temperature_K``, the Langevin version."""
+    friction = FRICTION_PER_FS / units.fs
+    if n_inner is None:
+        atoms.calc = calc
+        if temperature_K is None:
+            return VelocityVerlet(atoms, step_fs * units.fs)
+        return Langevin(
+            atoms, step_fs * units.fs, temperature_K=temperature_K, friction=friction, fixcm=False,
+            rng=np.random.default_rng(seed),
+        )  # fmt: skip
+    outer = n_inner * step_fs * units.fs
+    if temperature_K is None:
+        return MTSVelocityVerlet(atoms, calc, outer, n_inner=n_inner)
+    return MTSLangevin(atoms, calc, outer, temperature_K=temperature_K, friction=friction, n_inner=n_inner, rng=seed)
+
+
+def nve(
+    start: Atoms,
+    calc,
+    step_fs: float,
+    n_inner: int | None,
+    record_fs: float,
+    simulated_ps: float,
+    equilibrate: tuple[float, float] | None = None,
+    before_nve: Callable[[Atoms], None] | None = None,
+    seed: int = 0,
+) -> Run:
+    """NVE from ``start`` (its positions and momenta).
+
+    ``equilibrate`` (ps, K): Langevin with the same calculator and steps first;
+    ``before_nve(atoms)`` is then called (e.g. to remove momenta) before the NVE run.
+    """
+    atoms = start.copy()
+    outer_fs = step_fs * (n_inner or 1)
+    if equilibrate is not None:
+        picoseconds, temperature = equilibrate
+        integrator(atoms, calc, step_fs, n_inner, temperature, seed).run(round(picoseconds * 1000.0 / outer_fs))
+    if before_nve is not None:
+        before_nve(atoms)
+    return md_run(atoms, integrator(atoms, calc, step_fs, n_inner, None, seed), record_fs, simulated_ps, outer_fs)
+
+
+def record_interval(step_fs: float, wanted_fs: float) -> float:
+    """The multiple of ``step_fs`` closest to ``wanted_fs`` (at least one step)."""
+    return step_fs * max(1, round(wanted_fs / step_fs))
+
+
+def common_record_interval(outer_steps_fs: list[float], wanted_fs: float) -> float:
+    """A multiple of every outer step, as close to ``wanted_fs`` as that allows."""
+    least = float(np.lcm.reduce([round(step * 1000) for step in outer_steps_fs]) / 1000)
+    return least * max(1, round(wanted_fs / least))
