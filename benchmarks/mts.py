@@ -16,8 +16,9 @@ Systems (``--system``; see mts_systems.py):
    ``mts.fast_force_weight``) for the same total, a quarter for stage 1 (the fast
    model alone) and three quarters for stage 2 (both together).
 2. Step sweep: NVE runs of ``--sweep-ps`` from one equilibrated start. The single
-   model at each of ``--timesteps``; each pair at the single model's largest stable
-   step as inner step and each of ``--n-inner``. A run is stable when its
+   model at each of ``--timesteps``; each pair at each of ``--inner-steps`` (for Cu
+   the single model's largest stable step) and each of ``--n-inner``, keeping the
+   stable setting with the lowest cost per simulated fs. A run is stable when its
    total-energy drift (slope of a linear fit) is at most ``--max-drift``
    meV/atom/ps and the fluctuation about that line (standard deviation) at most
    ``--max-fluctuation`` meV/atom.
@@ -32,7 +33,7 @@ Speedup = wall clock per ps of the single model / that of the pair, from the sam
 run of this script. Defaults of the step and sweep options depend on the system.
 
 usage: python benchmarks/mts.py [--system cu|ethanol|acac] [--work runs/mts_benchmark]
-           [--train-seconds 400] [--weights 1] [--threads 2] ...
+           [--train-seconds 400] [--weights 1 10] [--threads 2] ...
 """
 
 from __future__ import annotations
@@ -157,10 +158,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--system", choices=sorted(SYSTEMS), default="cu")
     parser.add_argument("--work", default="runs/mts_benchmark")
     parser.add_argument("--train-seconds", type=float, default=400.0)
-    parser.add_argument("--weights", type=float, nargs="+", help="cu 0.1 1 10, molecules 1")
+    parser.add_argument("--weights", type=float, nargs="+", help="cu 0.1 1 10, molecules 1 10")
     parser.add_argument("--fast-r-max", type=float, help="Å (cu 3.5, molecules 3.0)")
-    parser.add_argument("--timesteps", type=float, nargs="+", help="fs (cu 2-10, molecules 0.5-1)")
+    parser.add_argument("--timesteps", type=float, nargs="+", help="fs (cu 2-10, molecules 0.5-2)")
     parser.add_argument("--n-inner", type=int, nargs="+")
+    parser.add_argument("--inner-steps", type=float, nargs="+", help="fs (cu: the single model's step, molecules 0.5 1)")
     parser.add_argument("--max-drift", type=float, help="meV/atom/ps (0.5)")
     parser.add_argument("--max-fluctuation", type=float, help="meV/atom (0.3)")
     parser.add_argument("--sweep-ps", type=float, default=2.0)
@@ -179,11 +181,12 @@ def parse_arguments() -> argparse.Namespace:
 
 def sweep_entry(run, args: argparse.Namespace, **setting) -> dict:
     drift, fluctuation = run.drift_and_fluctuation()
-    return {**setting, "drift": drift, "fluctuation": fluctuation, "stable": run.is_stable(args.max_drift, args.max_fluctuation)}
+    stable = run.is_stable(args.max_drift, args.max_fluctuation)
+    return {**setting, "drift": drift, "fluctuation": fluctuation, "stable": stable, "exploded": run.exploded}
 
 
 def sweep_line(label: str, entry: dict) -> str:
-    verdict = "ok" if entry["stable"] else "unstable"
+    verdict = "ok" if entry["stable"] else "exploded" if entry["exploded"] else "unstable"
     return f"  {label:28s} drift {entry['drift']:8.3f}  fluct. {entry['fluctuation']:7.3f}  {verdict}"
 
 
@@ -202,19 +205,38 @@ def sweep_single(start: Atoms, calc, args: argparse.Namespace, entry: dict) -> f
 
 
 def sweep_pair(
-    name: str, start: Atoms, calc: MTSCalc, inner_fs: float, temperature_K: float, args: argparse.Namespace, entry: dict
-) -> None:
-    """NVE at each of ``args.n_inner`` with ``inner_fs`` inside, and how the two forces change along MD."""
+    name: str, start: Atoms, calc: MTSCalc, inner_steps: list[float], temperature_K: float,
+    args: argparse.Namespace, entry: dict,
+) -> None:  # fmt: skip
+    """NVE at each inner step of ``inner_steps`` and each of ``args.n_inner``.
+
+    Keeps (in ``entry``) the stable setting with the lowest cost per simulated fs,
+    estimated from the measured force-call costs, and how the two forces change along
+    MD at its inner step.
+    """
     entry["sweep"] = []
-    for n_inner in args.n_inner:
-        outer = n_inner * inner_fs
-        run = nve(start, calc, inner_fs, n_inner, record_interval(outer, args.record_fs), args.sweep_ps)
-        entry["sweep"].append(sweep_entry(run, args, n_inner=n_inner))
-        print(sweep_line(f"{name} {inner_fs:g} fs x {n_inner} = {outer:g} fs", entry["sweep"][-1]), flush=True)
-    entry["n_inner"] = max([item["n_inner"] for item in entry["sweep"] if item["stable"]], default=1)
-    fast, slow = sample_split_forces(
-        start.copy(), calc, steps=400, timestep_fs=inner_fs, temperature_K=temperature_K, rng=0
-    )
+    for inner_fs in inner_steps:
+        for n_inner in args.n_inner:
+            outer = n_inner * inner_fs
+            run = nve(start, calc, inner_fs, n_inner, record_interval(outer, args.record_fs), args.sweep_ps)
+            entry["sweep"].append(sweep_entry(run, args, inner_fs=inner_fs, n_inner=n_inner))
+            print(sweep_line(f"{name} {inner_fs:g} fs x {n_inner} = {outer:g} fs", entry["sweep"][-1]), flush=True)
+
+    def cost_per_fs(item: dict) -> float:
+        calls = item["n_inner"] * entry["fast_evaluation_ms"] + entry["slow_evaluation_ms"]
+        return calls / (item["n_inner"] * item["inner_fs"])
+
+    stable = [item for item in entry["sweep"] if item["stable"]]
+    best = min(stable, key=cost_per_fs) if stable else {"inner_fs": min(inner_steps), "n_inner": 1}
+    entry["inner_fs"], entry["n_inner"] = best["inner_fs"], best["n_inner"]
+    inner_fs = entry["inner_fs"]
+    try:
+        fast, slow = sample_split_forces(
+            start.copy(), calc, steps=400, timestep_fs=inner_fs, temperature_K=temperature_K, rng=0
+        )
+    except ValueError as error:
+        print(f"  {name}: no force-change probe ({error})", flush=True)
+        return
     lags = [inner_fs * k for k in (1, 2, 4, 8)]
     slow_changes, fast_changes = force_changes(slow, inner_fs, lags), force_changes(fast, inner_fs, lags)
     entry["slow_force_rms"] = slow_changes.rms
@@ -235,6 +257,8 @@ def production(system, start: Atoms, runs: dict, args: argparse.Namespace, repor
             start, calc, step, n_inner, record_fs, args.production_ps,
             equilibrate=(args.equilibrate_ps, system.temperature_K), before_nve=system.before_nve, seed=args.seed,
         )  # fmt: skip
+        if run.exploded:
+            raise SystemExit(f"the {name} production run exploded at a step that passed the sweep; lower the step")
         drift, fluctuation = run.drift_and_fluctuation()
         result = results[name] = system.observables(run, start.cell.array, args.blocks)
         report.setdefault(name, {}).update(
@@ -292,11 +316,11 @@ def main() -> None:
     print("\nstep sweep (NVE; drift meV/atom/ps, fluctuation meV/atom):", flush=True)
     step = sweep_single(start, calcs["single"], args, report["single"])
     for name in pairs:
-        sweep_pair(name, start, calcs[name], step, system.temperature_K, args, report[name])
+        sweep_pair(name, start, calcs[name], args.inner_steps or [step], system.temperature_K, args, report[name])
 
     runs = {} if reference_calc is None else {system.reference_name: (reference_calc, step, None)}
     runs["single"] = (calcs["single"], step, None)
-    runs.update({name: (calcs[name], step, report[name]["n_inner"]) for name in pairs})
+    runs.update({name: (calcs[name], report[name]["inner_fs"], report[name]["n_inner"]) for name in pairs})
     results = production(system, start, runs, args, report)
 
     print("\n" + table(system, report, step))
@@ -318,7 +342,7 @@ def table(system, report: dict, step: float) -> str:
             "test E MAE (meV/atom)": errors[0],
             "test F MAE (meV/Å)": errors[1],
             "fast alone F MAE": errors[2],
-            "step (fs)": f"{step:g} × {entry['n_inner']}" if "n_inner" in entry else f"{step:g}",
+            "step (fs)": f"{entry['inner_fs']:g} × {entry['n_inner']}" if "n_inner" in entry else f"{step:g}",
             "s per ps": f"{entry['seconds_per_ps']:.1f}",
             "speedup": "–" if name == system.reference_name
             else f"{report['single']['seconds_per_ps'] / entry['seconds_per_ps']:.2f}",

@@ -27,6 +27,7 @@ class Run:
     temperatures: np.ndarray
     positions: np.ndarray
     wall_seconds: float
+    exploded: bool = False
 
     @property
     def simulated_ps(self) -> float:
@@ -44,12 +45,26 @@ class Run:
         return float(slope), float(residual.std())
 
     def is_stable(self, max_drift: float, max_fluctuation: float) -> bool:
+        if self.exploded:
+            return False
         drift, fluctuation = self.drift_and_fluctuation()
         return bool(np.isfinite(drift) and abs(drift) <= max_drift and fluctuation <= max_fluctuation)
 
 
-def md_run(atoms: Atoms, dynamics, record_fs: float, simulated_ps: float, step_fs: float) -> Run:
-    """Run ``dynamics`` (its atoms are ``atoms``) for ``simulated_ps``, recording every ``record_fs``."""
+class _Exploded(Exception):
+    pass
+
+
+def md_run(
+    atoms: Atoms, dynamics, record_fs: float, simulated_ps: float, step_fs: float, explosion_meV: float = 100.0
+) -> Run:
+    """Run ``dynamics`` (its atoms are ``atoms``) for ``simulated_ps``, recording every ``record_fs``.
+
+    The run stops early, marked ``exploded``, once the total energy has moved by more
+    than ``explosion_meV`` per atom from its start (or is not finite), or once the
+    calculator refuses the structure as unphysical: an unstable step would otherwise
+    fling atoms apart and make every further step slower.
+    """
     every = round(record_fs / step_fs)
     if abs(every * step_fs - record_fs) > 1e-9 or every < 1:
         raise ValueError(f"the recording interval {record_fs} fs is not a multiple of the step {step_fs} fs")
@@ -59,13 +74,23 @@ def md_run(atoms: Atoms, dynamics, record_fs: float, simulated_ps: float, step_f
         energies.append(atoms.get_total_energy() / len(atoms))
         temperatures.append(atoms.get_temperature())
         positions.append(atoms.get_positions())
+        if not np.isfinite(energies[-1]) or 1e3 * abs(energies[-1] - energies[0]) > explosion_meV:
+            raise _Exploded
 
     dynamics.attach(record, interval=every)
     steps = every * round(simulated_ps * 1000.0 / record_fs)
     started = time.perf_counter()
-    dynamics.run(steps)
+    try:
+        dynamics.run(steps)
+        exploded = False
+    except _Exploded:
+        exploded = True
+    except ValueError as error:  # the calculator refuses an unphysical structure (overlapping atoms)
+        if "unphysical" not in str(error):
+            raise
+        exploded = True
     wall = time.perf_counter() - started
-    return Run(record_fs, np.array(energies), np.array(temperatures), np.array(positions), wall)
+    return Run(record_fs, np.array(energies), np.array(temperatures), np.array(positions), wall, exploded)
 
 
 def integrator(atoms: Atoms, calc, step_fs: float, n_inner: int | None, temperature_K: float | None, seed: int):

@@ -64,6 +64,7 @@ class Copper:
     defaults = {
         "weights": [0.1, 1.0, 10.0],
         "timesteps": [2.0, 4.0, 6.0, 8.0, 10.0],
+        "inner_steps": None,
         "n_inner": [2, 3, 4, 6, 8],
         "fast_r_max": 3.5,
         "max_drift": 0.5,
@@ -199,8 +200,9 @@ class Molecules:
     cutoff: float = 5.0
     defaults: dict = field(
         default_factory=lambda: {
-            "weights": [1.0],
-            "timesteps": [0.5, 0.75, 1.0],
+            "weights": [1.0, 10.0],
+            "timesteps": [0.5, 1.0, 1.5, 2.0],
+            "inner_steps": [0.5, 1.0],
             "n_inner": [2, 4, 6, 8, 12],
             "fast_r_max": 3.0,
             "max_drift": 0.5,
