@@ -227,7 +227,11 @@ def sweep_pair(
         return calls / (item["n_inner"] * item["inner_fs"])
 
     stable = [item for item in entry["sweep"] if item["stable"]]
-    best = min(stable, key=cost_per_fs) if stable else {"inner_fs": min(inner_steps), "n_inner": 1}
+    if not stable:
+        entry["inner_fs"] = entry["n_inner"] = None
+        print(f"  {name}: unstable at every setting; no production run", flush=True)
+        return
+    best = min(stable, key=cost_per_fs)
     entry["inner_fs"], entry["n_inner"] = best["inner_fs"], best["n_inner"]
     inner_fs = entry["inner_fs"]
     try:
@@ -265,7 +269,7 @@ def production(system, start: Atoms, runs: dict, args: argparse.Namespace, repor
             seconds_per_ps=run.seconds_per_ps,
             production_drift=drift,
             production_fluctuation=fluctuation,
-            temperature_K=float(run.temperatures.mean()),
+            temperature_K=float(run.temperatures.mean()) * system.temperature_factor(len(start)),
             **system.report_entry(result),
         )
         print(
@@ -320,7 +324,10 @@ def main() -> None:
 
     runs = {} if reference_calc is None else {system.reference_name: (reference_calc, step, None)}
     runs["single"] = (calcs["single"], step, None)
-    runs.update({name: (calcs[name], report[name]["inner_fs"], report[name]["n_inner"]) for name in pairs})
+    runs.update({
+        name: (calcs[name], report[name]["inner_fs"], report[name]["n_inner"])
+        for name in pairs if report[name]["n_inner"] is not None
+    })  # fmt: skip
     results = production(system, start, runs, args, report)
 
     print("\n" + table(system, report, step))
@@ -337,6 +344,10 @@ def table(system, report: dict, step: float) -> str:
         test = entry.get("test", {})
         errors = [f"{test[key]:.{digits}f}" if key in test else "–" for key, digits in (
             ("energy_mae_meV_per_atom", 2), ("force_mae_meV_per_A", 1), ("fast_force_mae_meV_per_A", 1))]  # fmt: skip
+        if "seconds_per_ps" not in entry:  # no stable setting, no production run
+            rows.append({"model": name, "test E MAE (meV/atom)": errors[0], "test F MAE (meV/Å)": errors[1],
+                         "fast alone F MAE": errors[2], "step (fs)": "unstable at every step tried"})  # fmt: skip
+            continue
         columns = {
             "model": name,
             "test E MAE (meV/atom)": errors[0],
@@ -351,8 +362,9 @@ def table(system, report: dict, step: float) -> str:
             **system.table_columns(entry),
         }
         rows.append(columns)
-    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    lines += ["| " + " | ".join(row.values()) + " |" for row in rows]
+    header = max(rows, key=len)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row.get(key, "–") for key in header) + " |" for row in rows]
     return "\n".join(lines)
 
 

@@ -96,6 +96,10 @@ class Copper:
     def before_nve(self, atoms: Atoms) -> None:
         """Nothing to do: the diffusivity removes the centre-of-mass motion."""
 
+    def temperature_factor(self, n_atoms: int) -> float:
+        """ASE's temperature (3N degrees of freedom) times this is the temperature of the free ones."""
+        return 1.0
+
     def reference_calculator(self):
         return EMT()
 
@@ -203,7 +207,7 @@ class Molecules:
             "weights": [1.0, 10.0],
             "timesteps": [0.5, 1.0, 1.5, 2.0],
             "inner_steps": [0.5, 1.0],
-            "n_inner": [2, 4, 6, 8, 12],
+            "n_inner": [1, 2, 4, 6, 8, 12],
             "fast_r_max": 3.0,
             "max_drift": 0.5,
             "max_fluctuation": 0.3,
@@ -275,6 +279,10 @@ class Molecules:
         masses = atoms.get_masses().reshape(self.copies, per_molecule, 1)
         velocity = momenta.sum(axis=1, keepdims=True) / masses.sum(axis=1, keepdims=True)
         atoms.set_momenta((momenta - masses * velocity).reshape(-1, 3))
+
+    def temperature_factor(self, n_atoms: int) -> float:
+        """3N / (3N − 3M): the molecules' centre-of-mass motion is removed before NVE."""
+        return 3 * n_atoms / (3 * n_atoms - 3 * self.copies)
 
     def reference_calculator(self) -> None:
         return None
