@@ -306,15 +306,14 @@ class Molecules:
     def observables(self, run: Run, cell: np.ndarray, blocks: int) -> dict:
         """The distributions of the run, with errors from ``blocks`` groups of molecules."""
         self._check_separated(run)
-        topology = self.topology.repeat(self.copies)
-        values = internal_coordinates(run.positions, topology)
+        frames, n_atoms, _ = run.positions.shape
+        molecules = run.positions.reshape(frames * self.copies, n_atoms // self.copies, 3)  # the box is tiled
+        values = internal_coordinates(molecules, self.topology)
         groups = np.array_split(np.arange(self.copies), blocks)
-        by_block = {}
-        for kind in ("bonds", "dihedrals"):
-            for label, rows in topology.groups(kind).items():
-                molecule = topology.molecule[rows[:, 0]]
-                by_block[label] = [values[label][:, np.isin(molecule, group)].ravel() for group in groups]
-        return self._distributions(by_block)
+        return self._distributions({
+            label: [samples.reshape(frames, self.copies, -1)[:, group].ravel() for group in groups]
+            for label, samples in values.items()
+        })  # fmt: skip
 
     def _check_separated(self, run: Run) -> None:
         last = Atoms(positions=run.positions[-1], numbers=np.ones(run.positions.shape[1]))
