@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from . import __version__
+from .cli_analysis import add_analysis_commands
 
 __all__ = ["main"]
 
@@ -155,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     evaluate.add_argument("--device", default="cpu", help="torch device (default cpu)")
     evaluate.set_defaults(handler=_evaluate)
+    add_analysis_commands(commands)
     return parser
 
 

@@ -1,0 +1,52 @@
+"""Frames of a trajectory, read one at a time from a file or taken from a list of ``Atoms``."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ase import Atoms
+
+from .._optional import optional_import
+
+__all__ = ["iterate_frames"]
+
+
+def iterate_frames(
+    images: str | os.PathLike | Atoms | Iterable[Atoms],
+    index: str | int | slice = ":",
+    progress: bool = False,
+    description: str = "frames",
+) -> Iterator[Atoms]:
+    """Yield the frames of ``images`` one by one, so that long trajectories never sit in memory whole.
+
+    Args:
+        images: a trajectory file any ``ase.io`` reader streams (extxyz, ``.traj``, ...), one
+            ``Atoms``, or an iterable of them (a list, ``ase.io.iread``, a ``Trajectory``).
+        index: which frames of a file to read, in ``ase.io`` syntax (e.g. ``"100:"``, ``"::10"``).
+            Only used when ``images`` is a path.
+        progress: show a tqdm progress bar (needs the optional ``tqdm``).
+        description: label of the progress bar.
+    """
+    if isinstance(images, (str, os.PathLike)):
+        path = Path(images)
+        if not path.exists():
+            raise FileNotFoundError(f"no trajectory at {path}")
+        from ase.io import iread
+
+        frames: Iterable[Atoms] = iread(path, index=index)
+        total = None
+    elif isinstance(images, Atoms):
+        frames, total = [images], 1
+    else:
+        frames = images
+        total = len(images) if hasattr(images, "__len__") else None
+    if progress:
+        try:
+            tqdm = optional_import("tqdm.auto", extra="progress").tqdm
+        except ImportError:  # the bar is a convenience: go on without it
+            tqdm = None
+        if tqdm is not None:
+            frames = tqdm(frames, total=total, desc=description, unit="frame", leave=False)
+    yield from frames

@@ -1,0 +1,236 @@
+"""Radial distribution functions: total and partial g(r) and running coordination numbers.
+
+Conventions (the same as ``ase.geometry.rdf.get_rdf`` from ASE 3.27 and LAMMPS ``compute rdf``):
+
+- the partial ``g_AB(r)`` counts, around each A atom, the B atoms at distance ``r``, and
+  divides by ``N_A N_B / V`` times the volume of the shell; so ``g_AB = g_BA`` and the total
+  is ``g = sum_AB c_A c_B g_AB`` with the atomic fractions ``c``. An atom is never its own
+  neighbour, but its periodic images are; an ideal gas of N atoms therefore gives
+  ``g -> 1 - 1/N``, as in ASE and MDAnalysis.
+- bins are ``(r_k, r_k+1]``, ``nbins`` of them from 0 to ``rmax``; each frame is normalised
+  with its own volume, and frames are averaged, so NPT trajectories with changing cells work.
+- ``rmax`` may exceed half the shortest cell height: periodic images are then searched
+  explicitly (matscipy's neighbour list), so g(r) equals that of a supercell large enough
+  for ``rmax`` rather than being truncated or wrong.
+- the running coordination number ``n_AB(r)`` is the mean number of B atoms within ``r``
+  of an A atom (at the upper edge of each bin); ``n_AB`` and ``n_BA`` differ when
+  ``N_A != N_B``.
+
+Frames are processed one at a time, so memory does not grow with trajectory length.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from ase import Atoms
+from ase.data import atomic_numbers
+
+from .._files import atomic_path
+from .._optional import optional_import
+from ..graph import _checked_geometry, _neighbours
+from .frames import iterate_frames
+
+__all__ = ["RDF", "plot_rdf", "rdf"]
+
+Pair = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class RDF:
+    """Radial distribution functions averaged over ``n_frames`` frames.
+
+    Attributes:
+        edges: ``[nbins + 1]`` bin edges (Å), from 0 to ``rmax``.
+        g: ``[nbins]`` total g(r).
+        partial: ``(A, B) -> [nbins]`` partial g_AB(r); both orders are present and equal.
+        coordination: ``(A, B) -> [nbins]`` mean number of B atoms within ``edges[1:]`` of an A atom.
+        total_coordination: ``[nbins]`` mean number of atoms within ``edges[1:]`` of an atom.
+        n_frames: frames averaged.
+    """
+
+    edges: np.ndarray
+    g: np.ndarray
+    partial: dict[Pair, np.ndarray]
+    coordination: dict[Pair, np.ndarray]
+    total_coordination: np.ndarray
+    n_frames: int
+
+    @property
+    def r(self) -> np.ndarray:
+        """``[nbins]`` bin centres (Å)."""
+        return 0.5 * (self.edges[1:] + self.edges[:-1])
+
+    @property
+    def pairs(self) -> list[Pair]:
+        """The element pairs with a partial, each unordered pair once (in the order asked)."""
+        seen: list[Pair] = []
+        for pair in self.partial:
+            if pair not in seen and pair[::-1] not in seen:
+                seen.append(pair)
+        return seen
+
+    def first_peak(self, pair: Pair | None = None) -> tuple[float, float]:
+        """Position (Å) and height of the highest peak of g(r), or of ``g_AB`` for ``pair``."""
+        values = self.g if pair is None else self.partial[tuple(pair)]
+        k = int(np.argmax(values))
+        return float(self.r[k]), float(values[k])
+
+    def to_csv(self, path: str | os.PathLike) -> None:
+        """Write r, g, the partials and the coordination numbers as columns (atomically)."""
+        columns = {"r_angstrom": self.r, "g": self.g, "n": self.total_coordination}
+        for a, b in self.pairs:
+            columns[f"g_{a}-{b}"] = self.partial[(a, b)]
+        for (a, b), values in self.coordination.items():
+            columns[f"n_{a}-{b}"] = values
+        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(columns)
+            writer.writerows(zip(*([f"{v:.8g}" for v in column] for column in columns.values())))
+
+    def table(self, every: int = 1) -> str:
+        """A plain-text table of r, g, the coordination n and the partials (every ``every``-th bin)."""
+        pairs = self.pairs if len(self.pairs) > 1 else []
+        names = ["r (Å)", "g", "n"] + [f"g {a}-{b}" for a, b in pairs]
+        rows = [names]
+        for k in range(0, len(self.r), every):
+            values = [self.g[k], self.total_coordination[k]] + [self.partial[p][k] for p in pairs]
+            rows.append([f"{self.r[k]:.3f}"] + [f"{v:.4f}" for v in values])
+        widths = [max(len(row[c]) for row in rows) for c in range(len(names))]
+        return "\n".join("  ".join(cell.rjust(w) for cell, w in zip(row, widths)) for row in rows)
+
+
+def rdf(
+    images: str | os.PathLike | Atoms | Iterable[Atoms],
+    rmax: float,
+    nbins: int = 200,
+    pairs: Sequence[Pair | str] | None = None,
+    volume: float | None = None,
+    index: str = ":",
+    progress: bool = False,
+) -> RDF:
+    """Total and partial radial distribution functions of a trajectory.
+
+    Args:
+        images: trajectory file, ``Atoms`` or iterable of ``Atoms`` (streamed frame by frame).
+        rmax: largest distance (Å). Any value works for periodic cells (see module notes).
+        nbins: number of bins between 0 and ``rmax``.
+        pairs: element pairs to report, as ``("O", "H")`` or ``"O-H"``; default every pair of
+            the elements present (both orders).
+        volume: normalisation volume (Å³). Required unless every frame is periodic in all
+            three directions; for periodic frames it replaces the cell volume.
+        index: frames to read when ``images`` is a file (``ase.io`` syntax).
+        progress: show a progress bar.
+    """
+    if not rmax > 0:
+        raise ValueError(f"rmax must be positive, got {rmax}")
+    if nbins < 1:
+        raise ValueError(f"nbins must be at least 1, got {nbins}")
+    if volume is not None and not volume > 0:
+        raise ValueError(f"volume must be positive, got {volume}")
+    edges = np.linspace(0.0, float(rmax), nbins + 1)
+    shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+
+    species: list[str] | None = None
+    counts_per_type: np.ndarray | None = None
+    g_sum = n_sum = None
+    n_frames = 0
+    for frame_number, atoms in enumerate(iterate_frames(images, index=index, progress=progress, description="rdf")):
+        where = f"frame {frame_number}: "
+        if species is None:
+            species = sorted(set(atoms.get_chemical_symbols()), key=lambda s: atomic_numbers[s])
+            table = {s: k for k, s in enumerate(species)}
+            types = np.array([table[s] for s in atoms.get_chemical_symbols()])
+            counts_per_type = np.bincount(types, minlength=len(species)).astype(float)
+            numbers = atoms.numbers.copy()
+            g_sum = np.zeros((len(species), len(species), nbins))
+            n_sum = np.zeros_like(g_sum)
+        elif len(atoms) != len(numbers) or (atoms.numbers != numbers).any():
+            raise ValueError(f"{where}the atoms differ from those of frame 0; an RDF needs the same atoms in every frame")
+        frame_volume = _volume(atoms, volume, where)
+        pos, cell, pbc = _checked_geometry(atoms, where)
+        i, j, _, distances = _neighbours(pos, cell, pbc, float(rmax))
+        bins = np.ceil(distances / (rmax / nbins)).astype(np.int64) - 1
+        keep = (distances > 0) & (bins < nbins)
+        # histogram of (type of i, type of j, bin) in one pass
+        flat = (types[i[keep]] * len(species) + types[j[keep]]) * nbins + bins[keep]
+        histogram = np.bincount(flat, minlength=len(species) ** 2 * nbins).reshape(len(species), len(species), nbins)
+        pair_density = np.outer(counts_per_type, counts_per_type) / frame_volume
+        g_sum += histogram / (pair_density[:, :, None] * shells)
+        n_sum += np.cumsum(histogram, axis=2) / counts_per_type[:, None, None]
+        n_frames += 1
+    if n_frames == 0:
+        raise ValueError("the trajectory has no frames")
+
+    g_partial = g_sum / n_frames
+    n_partial = n_sum / n_frames
+    fractions = counts_per_type / counts_per_type.sum()
+    total = np.einsum("a,b,abk->k", fractions, fractions, g_partial)
+    total_n = np.einsum("a,abk->k", fractions, n_partial)
+    wanted = _wanted_pairs(pairs, species)
+    index_of = {s: k for k, s in enumerate(species)}
+    partial = {p: g_partial[index_of[p[0]], index_of[p[1]]] for p in wanted}
+    coordination = {p: n_partial[index_of[p[0]], index_of[p[1]]] for p in wanted}
+    return RDF(edges, total, partial, coordination, total_n, n_frames)
+
+
+def _volume(atoms: Atoms, volume: float | None, where: str) -> float:
+    if volume is not None:
+        return float(volume)
+    if not atoms.pbc.all():
+        raise ValueError(
+            f"{where}the structure is not periodic in all directions (pbc={atoms.pbc.tolist()}), so g(r) has no "
+            "natural volume; pass volume= (Å³), e.g. the volume the molecules or cluster may occupy"
+        )
+    cell_volume = abs(atoms.cell.volume)
+    if cell_volume < 1e-10:
+        raise ValueError(f"{where}pbc is True but the cell has zero volume; set a cell or pass volume=")
+    return cell_volume
+
+
+def _wanted_pairs(pairs: Sequence[Pair | str] | None, species: list[str]) -> list[Pair]:
+    if pairs is None:
+        return list(itertools.product(species, repeat=2))
+    wanted: list[Pair] = []
+    for pair in pairs:
+        a, b = pair.split("-") if isinstance(pair, str) else pair
+        for symbol in (a, b):
+            if symbol not in species:
+                raise ValueError(f"element {symbol!r} of pair {a}-{b} is not in the trajectory (it has {species})")
+        for ordered in ((a, b), (b, a)):
+            if ordered not in wanted:
+                wanted.append(ordered)
+    return wanted
+
+
+def plot_rdf(result: RDF, path: str | os.PathLike, title: str | None = None) -> None:
+    """g(r) with its partials, and the running coordination numbers below, as a PNG (needs matplotlib)."""
+    matplotlib = optional_import("matplotlib", extra="plot")
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    figure, (top, bottom) = plt.subplots(
+        2, 1, figsize=(6, 6), sharex=True, constrained_layout=True, gridspec_kw={"height_ratios": [3, 2]}
+    )
+    top.plot(result.r, result.g, color="black", lw=1.6, label="total")
+    if len(result.pairs) > 1:
+        for a, b in result.pairs:
+            top.plot(result.r, result.partial[(a, b)], lw=1.0, label=f"{a}-{b}")
+    top.axhline(1.0, color="grey", lw=0.6, ls=":")
+    top.set(ylabel="g(r)", title=title or f"Radial distribution ({result.n_frames} frames)")
+    top.legend(frameon=False)
+    bottom.plot(result.edges[1:], result.total_coordination, color="black", lw=1.6, label="all")
+    if len(result.pairs) > 1:
+        for (a, b), values in result.coordination.items():
+            bottom.plot(result.edges[1:], values, lw=1.0, label=f"{b} around {a}")
+    bottom.set(xlabel="r (Å)", ylabel="coordination n(r)", xlim=(0, result.edges[-1]))
+    bottom.set_ylim(bottom=0)
+    bottom.legend(frameon=False, fontsize="small")
+    with atomic_path(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=110)
+    plt.close(figure)
