@@ -7,6 +7,8 @@
    from that checkpoint.
 5. Prints the validation errors, the MD's total-energy drift, its speed in
    atom-steps per second, and the force error against EMT along the trajectory.
+6. Analyses the trajectory (``md.traj``): radial distribution function with the
+   first-shell coordination, and the mean-squared displacement; writes CSV and PNG files.
 
 With the environment variable ``CI`` set it runs a short version with a fixed number of epochs
 (so its result does not depend on how fast the machine is).
@@ -19,6 +21,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -28,11 +31,15 @@ from ase.calculators.emt import EMT
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
+from asetools.analysis import diffusivity, msd, plot_msd, plot_rdf, rdf
 from asetools.calculators import AllegroCalc
 from asetools.checkpoint import save_checkpoint
 from asetools.data import dataset_statistics, emt_copper_dataset
 from asetools.models import Allegro, AllegroConfig
 from asetools.training import fit
+
+
+RECORD_EVERY = 2  # MD steps between trajectory frames
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -102,7 +109,8 @@ def run_md(checkpoint: str, args: argparse.Namespace) -> dict:
     atoms.calc = AllegroCalc(checkpoint)
     thermalize_momenta(atoms, temperature_K=2 * args.temperature, rng=np.random.default_rng(args.seed))
     Stationary(atoms)
-    dynamics = VelocityVerlet(atoms, timestep=args.timestep * units.fs)
+    trajectory = os.path.join(args.out, "md.traj")
+    dynamics = VelocityVerlet(atoms, timestep=args.timestep * units.fs, trajectory=trajectory, loginterval=RECORD_EVERY)
     energies, snapshots = [], []
     dynamics.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
     dynamics.attach(lambda: snapshots.append(atoms.copy()), interval=max(1, args.steps // 5))
@@ -131,6 +139,32 @@ def run_md(checkpoint: str, args: argparse.Namespace) -> dict:
     }
 
 
+def analyse(args: argparse.Namespace) -> None:
+    """RDF and MSD of the MD trajectory, printed and written as CSV and PNG next to the checkpoint."""
+    trajectory = os.path.join(args.out, "md.traj")
+    g = rdf(trajectory, rmax=5.0, nbins=100)
+    peak, height = g.first_peak()
+    first_shell = g.total_coordination[np.searchsorted(g.edges[1:], 3.0)]
+    print(f"RDF: first peak at {peak:.2f} Å (g = {height:.1f}), {first_shell:.2f} neighbours within 3.0 Å")
+    displacement = msd(trajectory, timestep=RECORD_EVERY * args.timestep * units.fs, blocks=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a crystal has no diffusive regime; said below
+        diffusion = diffusivity(displacement)
+    plateau = displacement.total()[len(displacement.time_ps) // 4 : len(displacement.time_ps) // 2].mean()
+    if diffusion.linear:
+        print(f"MSD: {diffusion}")
+    else:
+        print(f"MSD: no diffusive regime (a crystal); plateau {plateau:.3f} Å² from vibrations about the lattice sites")
+    g.to_csv(os.path.join(args.out, "rdf.csv"))
+    displacement.to_csv(os.path.join(args.out, "msd.csv"))
+    try:
+        plot_rdf(g, os.path.join(args.out, "rdf.png"))
+        plot_msd(displacement, [diffusion], os.path.join(args.out, "msd.png"))
+        print(f"wrote {args.out}/rdf.png and {args.out}/msd.png")
+    except ImportError as error:
+        print(f"no plots: {error}")
+
+
 def main() -> None:
     args = parse_arguments()
     logging.basicConfig(level=logging.WARNING)
@@ -154,6 +188,7 @@ def main() -> None:
     )
     print(f"speed {md['atom_steps_per_second']:.0f} atom-steps/s")
     print(f"force MAE against EMT along the trajectory {md['md_force_mae_vs_emt_meV_per_A']:.1f} meV/Å")
+    analyse(args)
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ def test_allegro_quickstart_trains_and_runs_md(tmp_path):
     assert float(re.search(r"speed (\S+) atom-steps/s", out).group(1)) > 0
     md_error = float(re.search(r"along the trajectory (\S+) meV/Å", out).group(1))
     assert md_error < 0.25 * untrained
+    peak, neighbours = map(float, re.search(r"first peak at (\S+) Å .*, (\S+) neighbours within 3.0", out).groups())
+    assert abs(peak - 3.61 / 2**0.5) < 0.1 and neighbours == pytest.approx(12.0)  # fcc nearest neighbours
+    assert "no diffusive regime" in out
+    assert (tmp_path / "rdf.csv").is_file() and (tmp_path / "msd.csv").is_file()
 
 
 ETHANOL = EXAMPLES.parent.parent / "shared" / "data" / "botnet" / "ethanol"

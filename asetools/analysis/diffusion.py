@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 from ase import Atoms, units
 from ase.data import atomic_numbers
 
@@ -93,9 +94,9 @@ def msd_fft(x: np.ndarray) -> np.ndarray:
     """
     x = np.asarray(x, dtype=np.float64)
     n = len(x)
-    size = 1 << int(np.ceil(np.log2(2 * n)))
-    spectrum = np.fft.rfft(x, n=size, axis=0)
-    correlation = np.fft.irfft(spectrum * spectrum.conj(), n=size, axis=0)[:n]
+    size = scipy.fft.next_fast_len(2 * n, real=True)
+    spectrum = scipy.fft.rfft(x, n=size, axis=0)
+    correlation = scipy.fft.irfft(spectrum.real**2 + spectrum.imag**2, n=size, axis=0)[:n]
     squares = x**2
     # sum over t < n - m of x[t+m]² + x[t]²: the full sum minus the m first and m last squares
     removed = np.cumsum(squares + squares[::-1], axis=0)
@@ -197,7 +198,10 @@ def msd(
 
     whole = per_species(positions)
     block_length = n_frames // blocks
-    block_values = [per_species(positions[b * block_length : (b + 1) * block_length]) for b in range(blocks)]
+    if blocks == 1:
+        block_values = [whole]
+    else:
+        block_values = [per_species(positions[b * block_length : (b + 1) * block_length]) for b in range(blocks)]
     return MSD(
         time_ps=np.arange(n_frames) * timestep / (1000.0 * units.fs),
         per_axis=whole,
