@@ -21,13 +21,13 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-from ase import Atoms
+from ase import Atoms, units
 from ase.calculators.emt import EMT
 from ase.md.velocitydistribution import thermalize_momenta
 from ase.neighborlist import neighbor_list
 from scipy.spatial.transform import Rotation
 
-from asetools.analysis import Topology, internal_coordinates
+from asetools.analysis import Topology, diffusivity, internal_coordinates, msd, rdf
 from asetools.data import emt_liquid_copper, emt_liquid_copper_dataset
 from mts_md import Run
 
@@ -118,30 +118,19 @@ class Copper:
     @staticmethod
     def _rdf(run: Run, cell: np.ndarray, r_max: float, bins: int, blocks: int) -> tuple[np.ndarray, np.ndarray]:
         """g(r) of each block of the run: ``[blocks, bins]``, and the bin centres (Å)."""
-        edges = np.linspace(0.0, r_max, bins + 1)
-        shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
-        natoms = run.positions.shape[1]
-        density = natoms / abs(np.linalg.det(cell))
         result = []
-        for block in np.array_split(np.arange(len(run.positions)), blocks):
-            counts = np.zeros(bins)
-            for index in block:
-                atoms = Atoms(f"Cu{natoms}", positions=run.positions[index], cell=cell, pbc=True)
-                counts += np.histogram(neighbor_list("d", atoms, r_max), bins=edges)[0]
-            result.append(counts / (len(block) * natoms * density * shells))
-        return np.array(result), 0.5 * (edges[1:] + edges[:-1])
+        for block in np.array_split(run.positions, blocks):
+            result.append(rdf(_frames(block, cell), r_max, bins))
+        return np.array([g.g for g in result]), result[0].r
 
     @staticmethod
     def _diffusivity(run: Run, blocks: int, fit_ps: tuple[float, float]) -> np.ndarray:
         """Self-diffusivity (Å²/ps) of each block: slope of the MSD over lags ``fit_ps``, all time origins, / 6."""
+        window = (fit_ps[0] * 1000 * units.fs, fit_ps[1] * 1000 * units.fs)
         values = []
         for block in np.array_split(run.positions, blocks):
-            block = block - block.mean(axis=1, keepdims=True)  # centre-of-mass motion removed
-            lags = np.arange(round(fit_ps[0] * 1000 / run.record_fs), round(fit_ps[1] * 1000 / run.record_fs) + 1)
-            if lags[-1] >= len(block):
-                raise ValueError(f"a block of {len(block)} frames is too short for lags up to {fit_ps[1]} ps")
-            msd = np.array([((block[lag:] - block[:-lag]) ** 2).sum(axis=2).mean() for lag in lags])
-            values.append(np.polyfit(lags * run.record_fs / 1000.0, msd, 1)[0] / 6.0)
+            displacement = msd(_frames(block, cell=None), run.record_fs * units.fs, blocks=1)
+            values.append(diffusivity(displacement, fit=window).D)
         return np.array(values)
 
     def compare(self, model: dict, reference: dict) -> dict[str, tuple[float, float]]:
@@ -364,6 +353,14 @@ class Molecules:
         figure.tight_layout()
         figure.savefig(path, dpi=120)
         plt.close(figure)
+
+
+def _frames(positions: np.ndarray, cell: np.ndarray | None) -> list[Atoms]:
+    """Cu atoms at ``positions`` ``[frames, atoms, 3]`` in a periodic ``cell`` (positions kept continuous)."""
+    n = positions.shape[1]
+    if cell is None:  # the MSD needs only continuous positions; a large cell never wraps them
+        cell = np.eye(3) * 1e4
+    return [Atoms(f"Cu{n}", positions=p, cell=cell, pbc=True) for p in positions]
 
 
 def _pyplot():
