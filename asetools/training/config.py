@@ -14,7 +14,6 @@ model (neighbour count, energy shifts and scales) come from the training data.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
