@@ -13,7 +13,6 @@ results carry times in ps, MSDs in Å² and D in Å²/ps (``D_cm2_s`` in cm²/s)
 
 from __future__ import annotations
 
-import csv
 import os
 import warnings
 from collections.abc import Iterable
@@ -24,8 +23,7 @@ import scipy.fft
 from ase import Atoms, units
 from ase.data import atomic_numbers
 
-from .._files import atomic_path
-from .._optional import optional_import
+from ._output import pyplot, save_png, write_columns
 from .frames import iterate_frames
 
 __all__ = ["MSD", "Diffusivity", "diffusivity", "msd", "msd_fft", "plot_msd", "unwrap"]
@@ -145,10 +143,7 @@ class MSD:
             columns[f"msd_{species}"] = values.sum(axis=1)
             for k, axis in enumerate(AXES):
                 columns[f"msd_{species}_{axis}"] = values[:, k]
-        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            writer.writerows(zip(*([f"{v:.8g}" for v in column] for column in columns.values())))
+        write_columns(path, columns)
 
 
 def msd(
@@ -338,9 +333,7 @@ def _linear_window(time: np.ndarray, values: np.ndarray, end: int, tolerance: fl
 
 def plot_msd(result: MSD, fits: list[Diffusivity], path: str | os.PathLike, title: str | None = None) -> None:
     """MSD against lag time with the fitted lines and windows (left) and on log-log axes (right), as a PNG."""
-    matplotlib = optional_import("matplotlib", extra="plot")
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, (linear, loglog) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     shown = max(1, (len(result.time_ps) - 1) // 2)
@@ -363,6 +356,4 @@ def plot_msd(result: MSD, fits: list[Diffusivity], path: str | os.PathLike, titl
     linear.legend(frameon=False, fontsize="small")
     loglog.set(xlabel="lag t (ps)", ylabel="MSD (Å²)", title="log-log (shaded: fit windows)")
     loglog.legend(frameon=False, fontsize="small")
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110)
-    plt.close(figure)
+    save_png(figure, path)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._files import atomic_path
-from .._optional import optional_import
+from ._output import pyplot, save_png
+
 
 __all__ = ["DEFAULT_LAGS_FS", "ForceChanges", "force_changes", "force_split_report", "plot_force_changes"]
 
@@ -95,9 +95,7 @@ def force_split_report(fast: ForceChanges, slow: ForceChanges) -> str:
 
 def plot_force_changes(fast: ForceChanges, slow: ForceChanges, path: str | os.PathLike) -> None:
     """Plot the RMS change of the fast and slow forces against the lag into a PNG (needs matplotlib)."""
-    matplotlib = optional_import("matplotlib", extra="plot")
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, axes = plt.subplots(figsize=(5, 3.6), constrained_layout=True)
     for changes, name, marker in ((fast, "fast", "o"), (slow, "slow", "s")):
@@ -105,6 +103,4 @@ def plot_force_changes(fast: ForceChanges, slow: ForceChanges, path: str | os.Pa
     axes.set(xlabel="lag τ (fs)", ylabel="RMS of F(t+τ) − F(t) (meV/Å)", title="How fast the forces change")
     axes.set_ylim(bottom=0)
     axes.legend(title="force, meV/Å")
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110)
-    plt.close(figure)
+    save_png(figure, path)

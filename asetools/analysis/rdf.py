@@ -21,7 +21,6 @@ Frames are processed one at a time, so memory does not grow with trajectory leng
 
 from __future__ import annotations
 
-import csv
 import itertools
 import os
 from collections.abc import Iterable, Sequence
@@ -32,9 +31,8 @@ from ase import Atoms
 from ase.data import atomic_numbers
 from scipy.spatial import cKDTree
 
-from .._files import atomic_path
-from .._optional import optional_import
 from ..graph import _checked_geometry, _neighbours
+from ._output import pyplot, save_png, write_columns
 from .frames import iterate_frames
 
 __all__ = ["RDF", "plot_rdf", "rdf"]
@@ -93,10 +91,7 @@ class RDF:
             columns[f"g_{a}-{b}"] = self.partial[(a, b)]
         for (a, b), values in self.coordination.items():
             columns[f"n_{a}-{b}"] = values
-        with atomic_path(path) as temporary, open(temporary, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(columns)
-            writer.writerows(zip(*([f"{v:.8g}" for v in column] for column in columns.values())))
+        write_columns(path, columns)
 
     def table(self, every: int = 1) -> str:
         """A plain-text table of r, g, the coordination n and the partials (every ``every``-th bin)."""
@@ -248,9 +243,7 @@ def _wanted_pairs(pairs: Sequence[Pair | str] | None, species: list[str]) -> lis
 
 def plot_rdf(result: RDF, path: str | os.PathLike, title: str | None = None) -> None:
     """g(r) with its partials, and the running coordination numbers below, as a PNG (needs matplotlib)."""
-    matplotlib = optional_import("matplotlib", extra="plot")
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     figure, (top, bottom) = plt.subplots(
         2, 1, figsize=(6, 6), sharex=True, constrained_layout=True, gridspec_kw={"height_ratios": [3, 2]}
@@ -269,6 +262,4 @@ def plot_rdf(result: RDF, path: str | os.PathLike, title: str | None = None) -> 
     bottom.set(xlabel="r (Å)", ylabel="coordination n(r)", xlim=(0, result.edges[-1]))
     bottom.set_ylim(bottom=0)
     bottom.legend(frameon=False, fontsize="small")
-    with atomic_path(path) as temporary:
-        figure.savefig(temporary, format="png", dpi=110)
-    plt.close(figure)
+    save_png(figure, path)
