@@ -23,6 +23,7 @@ import scipy.fft
 from ase import Atoms, units
 from ase.data import atomic_numbers
 
+from ..graph import _checked_geometry
 from ._output import pyplot, save_png, write_columns
 from .frames import iterate_frames
 
@@ -51,21 +52,16 @@ def unwrap(
         raise ValueError(f"max_jump is a fraction of a cell vector in (0, 0.5], got {max_jump}")
     first: Atoms | None = None
     path: list[np.ndarray] = []
-    for t, atoms in enumerate(iterate_frames(images, index=index, progress=progress, description="unwrap")):
-        positions = np.asarray(atoms.positions, dtype=np.float64)
-        if not np.isfinite(positions).all():
-            raise ValueError(f"frame {t}: positions contain NaN or inf")
+    frames = iterate_frames(images, index=index, progress=progress, description="unwrap", same_atoms=True)
+    for t, atoms in enumerate(frames):
+        positions, cell, pbc = _checked_geometry(atoms, f"frame {t}: ")
         if first is None:
             first = atoms.copy()
             path.append(positions.copy())
             previous = positions
             continue
-        if len(atoms) != len(first) or (atoms.numbers != first.numbers).any():
-            raise ValueError(f"frame {t}: the atoms differ from those of frame 0; an MSD needs the same atoms throughout")
         step = positions - previous
-        pbc = atoms.pbc
         if pbc.any():
-            cell = atoms.cell.array
             fractional = np.linalg.solve(cell.T, step.T).T
             crossings = np.where(pbc, np.round(fractional), 0.0)
             residual = np.abs(fractional - crossings)[:, pbc]

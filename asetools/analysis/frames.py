@@ -18,6 +18,7 @@ def iterate_frames(
     index: str | int | slice = ":",
     progress: bool = False,
     description: str = "frames",
+    same_atoms: bool = False,
 ) -> Iterator[Atoms]:
     """Yield the frames of ``images`` one by one, so that long trajectories never sit in memory whole.
 
@@ -28,6 +29,8 @@ def iterate_frames(
             Only used when ``images`` is a path.
         progress: show a tqdm progress bar (needs the optional ``tqdm``).
         description: label of the progress bar.
+        same_atoms: raise a ValueError naming the frame when its atoms (number, elements or
+            order) differ from those of the first frame.
     """
     if isinstance(images, (str, os.PathLike)):
         path = Path(images)
@@ -49,4 +52,14 @@ def iterate_frames(
             tqdm = None
         if tqdm is not None:
             frames = tqdm(frames, total=total, desc=description, unit="frame", leave=False)
-    yield from frames
+    first_numbers = None
+    for number, atoms in enumerate(frames):
+        if same_atoms:
+            if first_numbers is None:
+                first_numbers = atoms.numbers.copy()
+            elif len(atoms) != len(first_numbers) or (atoms.numbers != first_numbers).any():
+                raise ValueError(
+                    f"frame {number}: the atoms differ from those of frame 0; {description} needs the same atoms, "
+                    "in the same order, in every frame"
+                )
+        yield atoms

@@ -140,18 +140,16 @@ def rdf(
     counts_per_type: np.ndarray | None = None
     g_sum = n_sum = None
     n_frames = 0
-    for frame_number, atoms in enumerate(iterate_frames(images, index=index, progress=progress, description="rdf")):
+    frames = iterate_frames(images, index=index, progress=progress, description="rdf", same_atoms=True)
+    for frame_number, atoms in enumerate(frames):
         where = f"frame {frame_number}: "
         if species is None:
             species = sorted(set(atoms.get_chemical_symbols()), key=lambda s: atomic_numbers[s])
             table = {s: k for k, s in enumerate(species)}
             types = np.array([table[s] for s in atoms.get_chemical_symbols()])
             counts_per_type = np.bincount(types, minlength=len(species)).astype(float)
-            numbers = atoms.numbers.copy()
             g_sum = np.zeros((len(species), len(species), nbins))
             n_sum = np.zeros_like(g_sum)
-        elif len(atoms) != len(numbers) or (atoms.numbers != numbers).any():
-            raise ValueError(f"{where}the atoms differ from those of frame 0; an RDF needs the same atoms in every frame")
         frame_volume = _volume(atoms, volume, where)
         pos, cell, pbc = _checked_geometry(atoms, where)
         i, j, distances = _pairs(pos, cell, pbc, float(rmax))

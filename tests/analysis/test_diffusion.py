@@ -153,6 +153,12 @@ def test_user_window_and_bad_arguments():
         msd(_frames(path), timestep=0.0)
     with pytest.raises(ValueError, match="too few"):
         msd(_frames(path[:5]), timestep=units.fs)
+    frames = _frames(path[:12])
+    with pytest.raises(ValueError, match="frame 1: the atoms differ"):
+        msd([frames[0], frames[1][:-1]] + frames[2:], timestep=units.fs)
+    frames[3].positions[2] = np.nan
+    with pytest.raises(ValueError, match="frame 3: positions contain NaN"):
+        msd(frames, timestep=units.fs)
 
 
 def test_file_round_trip_and_outputs(tmp_path):
