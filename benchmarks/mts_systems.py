@@ -110,7 +110,7 @@ class Copper:
     def observables(self, run: Run, cell: np.ndarray, blocks: int) -> dict:
         g, r = self._rdf(run, cell, r_max=min(7.0, 0.49 * np.min(np.linalg.norm(cell, axis=1))), bins=70, blocks=blocks)
         block_ps = run.simulated_ps / blocks
-        d = self._diffusivity(run, blocks, fit_ps=(min(0.5, 0.2 * block_ps), min(2.0, 0.5 * block_ps)))
+        d = self._diffusivity(run, cell, blocks, fit_ps=(min(0.5, 0.2 * block_ps), min(2.0, 0.5 * block_ps)))
         g_mean, g_error = mean_and_error(g)
         d_mean, d_error = mean_and_error(d)
         return {"r": r, "g": g_mean, "g_error": g_error, "D": float(d_mean), "D_error": float(d_error)}
@@ -124,12 +124,12 @@ class Copper:
         return np.array([g.g for g in result]), result[0].r
 
     @staticmethod
-    def _diffusivity(run: Run, blocks: int, fit_ps: tuple[float, float]) -> np.ndarray:
+    def _diffusivity(run: Run, cell: np.ndarray, blocks: int, fit_ps: tuple[float, float]) -> np.ndarray:
         """Self-diffusivity (Å²/ps) of each block: slope of the MSD over lags ``fit_ps``, all time origins, / 6."""
         window = (fit_ps[0] * 1000 * units.fs, fit_ps[1] * 1000 * units.fs)
         values = []
         for block in np.array_split(run.positions, blocks):
-            displacement = msd(_frames(block, cell=None), run.record_fs * units.fs, blocks=1)
+            displacement = msd(_frames(block, cell), run.record_fs * units.fs, blocks=1)
             values.append(diffusivity(displacement, fit=window).D)
         return np.array(values)
 
@@ -355,11 +355,9 @@ class Molecules:
         plt.close(figure)
 
 
-def _frames(positions: np.ndarray, cell: np.ndarray | None) -> list[Atoms]:
-    """Cu atoms at ``positions`` ``[frames, atoms, 3]`` in a periodic ``cell`` (positions kept continuous)."""
+def _frames(positions: np.ndarray, cell: np.ndarray) -> list[Atoms]:
+    """Cu atoms at ``positions`` ``[frames, atoms, 3]`` in a periodic ``cell``."""
     n = positions.shape[1]
-    if cell is None:  # the MSD needs only continuous positions; a large cell never wraps them
-        cell = np.eye(3) * 1e4
     return [Atoms(f"Cu{n}", positions=p, cell=cell, pbc=True) for p in positions]
 
 

@@ -67,7 +67,7 @@ class RDF:
 
     def shell_volumes(self) -> np.ndarray:
         """``[nbins]`` volume of each spherical shell (Å³)."""
-        return 4.0 / 3.0 * np.pi * (self.edges[1:] ** 3 - self.edges[:-1] ** 3)
+        return _shell_volumes(self.edges)
 
     @property
     def pairs(self) -> list[Pair]:
@@ -134,7 +134,7 @@ def rdf(
     if volume is not None and not volume > 0:
         raise ValueError(f"volume must be positive, got {volume}")
     edges = np.linspace(0.0, float(rmax), nbins + 1)
-    shells = 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    shells = _shell_volumes(edges)
 
     species: list[str] | None = None
     counts_per_type: np.ndarray | None = None
@@ -177,6 +177,10 @@ def rdf(
     partial = {p: g_partial[index_of[p[0]], index_of[p[1]]] for p in wanted}
     coordination = {p: n_partial[index_of[p[0]], index_of[p[1]]] for p in wanted}
     return RDF(edges, total, partial, coordination, total_n, n_frames)
+
+
+def _shell_volumes(edges: np.ndarray) -> np.ndarray:
+    return 4.0 / 3.0 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
 
 
 def _pairs(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray, rmax: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
