@@ -17,7 +17,15 @@ from . import __version__
 from ._files import atomic_path
 from .models import MODEL_CLASSES, EnergyModel, Potential
 
-__all__ = ["save_checkpoint", "load_checkpoint", "read_checkpoint", "FORMAT_NAME", "FORMAT_VERSION"]
+__all__ = [
+    "save_checkpoint",
+    "load_checkpoint",
+    "load_potential",
+    "read_checkpoint",
+    "add_uncertainty",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+]
 
 FORMAT_NAME = "asetools-checkpoint"
 FORMAT_VERSION = 1
@@ -33,14 +41,16 @@ def save_checkpoint(
     """Write ``model`` to ``path`` atomically and return the path.
 
     Args:
-        model: an :class:`~asetools.models.EnergyModel` (or a ``Potential`` wrapping one).
+        model: an :class:`~asetools.models.EnergyModel`, or a ``Potential`` wrapping one
+            (its fitted uncertainty, if any, is stored too).
         path: destination file; its directory must exist.
         metadata: extra plain-Python information (training data hash, metrics, ...).
         training_state: what a trainer needs to resume (optimiser, schedule, ...),
             stored under ``"training_state"``; plain values and tensors only.
     """
+    uncertainty = None
     if isinstance(model, Potential):
-        model = model.model
+        model, uncertainty = model.model, model.uncertainty
     if not isinstance(model, EnergyModel):
         raise TypeError(f"save_checkpoint needs an asetools EnergyModel, got {type(model).__name__}")
     payload = {
@@ -57,6 +67,8 @@ def save_checkpoint(
     }
     if training_state is not None:
         payload["training_state"] = training_state
+    if uncertainty is not None:
+        payload["uncertainty"] = uncertainty.to_payload()
     with atomic_path(path) as temporary:
         torch.save(payload, temporary)
     return Path(path)
@@ -108,7 +120,11 @@ def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
 
     The checkpoint's metadata is available as ``model.checkpoint_metadata``.
     """
-    payload = read_checkpoint(path)
+    return _build_model(read_checkpoint(path), path)
+
+
+def _build_model(payload: dict[str, Any], path: str | os.PathLike) -> EnergyModel:
+    """The model described by a validated checkpoint ``payload`` read from ``path``."""
     kind = payload["kind"]
     if kind not in MODEL_CLASSES:
         raise ValueError(
@@ -135,3 +151,43 @@ def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
         raise ValueError(f"checkpoint {path}: species/cutoff disagree with the stored config; the file is damaged")
     model.checkpoint_metadata = dict(payload.get("metadata", {}))
     return model
+
+
+def load_potential(path: str | os.PathLike, edges_per_block: int | None = None) -> Potential:
+    """The model at ``path`` wrapped in a :class:`~asetools.models.Potential`, with its fitted uncertainty if stored."""
+    from .uncertainty import LatentUncertainty
+
+    payload = read_checkpoint(path)
+    model = _build_model(payload, path)
+    uncertainty = None
+    if "uncertainty" in payload:
+        try:
+            uncertainty = LatentUncertainty.from_payload(payload["uncertainty"])
+        except ValueError as error:
+            raise ValueError(f"checkpoint {path}: {error}") from error
+    options = {} if edges_per_block is None else {"edges_per_block": edges_per_block}
+    return Potential(model, uncertainty=uncertainty, **options)
+
+
+def add_uncertainty(
+    path: str | os.PathLike, uncertainty: Any, output: str | os.PathLike | None = None
+) -> Path:
+    """Store a fitted :class:`~asetools.uncertainty.LatentUncertainty` in the checkpoint at ``path``.
+
+    Everything else in the file (weights, metadata, training state) is kept. The file
+    is rewritten atomically; with ``output`` the result goes there and ``path`` is left
+    as it was. A previously stored uncertainty is replaced.
+    """
+    payload = read_checkpoint(path)
+    model = _build_model(payload, path)
+    width = getattr(model, "num_latent_features", None)
+    if width != uncertainty.num_features:
+        raise ValueError(
+            f"the uncertainty has {uncertainty.num_features} features but the model in {path} has {width}; "
+            "it was fitted for another model"
+        )
+    payload["uncertainty"] = uncertainty.to_payload()
+    target = Path(output if output is not None else path)
+    with atomic_path(target) as temporary:
+        torch.save(payload, temporary)
+    return target

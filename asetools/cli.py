@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .cli_analysis import add_analysis_commands
+from .cli_uncertainty import add_uncertainty_commands
 
 __all__ = ["main"]
 
@@ -28,6 +29,11 @@ def _info(args: argparse.Namespace) -> int:
     print(f"written by        asetools {header.get('asetools_version', '?')}, torch {header.get('torch_version', '?')}")
     for key, value in header.get("metadata", {}).items():
         print(f"metadata.{key:<8} {value}")
+    uncertainty = header.get("uncertainty")
+    if isinstance(uncertainty, dict):
+        info = uncertainty.get("info", {})
+        calibrated = "calibrated to force errors" if "calibration_scores" in uncertainty else "not calibrated"
+        print(f"uncertainty       {info.get('num_components', '?')}-component mixture on latent features, {calibrated}")
     return 0
 
 
@@ -157,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--device", default="cpu", help="torch device (default cpu)")
     evaluate.set_defaults(handler=_evaluate)
     add_analysis_commands(commands)
+    add_uncertainty_commands(commands)
     return parser
 
 

@@ -337,8 +337,22 @@ class Allegro(LocalEnergyModel):
     def _scaled(self, atom_energy: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
         return atom_energy * self.energy_scales[species] + self.energy_shifts[species]
 
+    @property
+    def num_latent_features(self) -> int:
+        """Width ``F`` of the per-atom latent features (the final scalar latent summed over edges)."""
+        return int(self.config.num_scalar_features)
+
     def local_energies(self, environments: LocalEnvironments) -> torch.Tensor:
         """Energies ``[n]`` in eV of the centre atoms of ``environments``."""
+        return self.local_energies_and_features(environments)[0]
+
+    def local_energies_and_features(self, environments: LocalEnvironments) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies ``[n]`` in eV and invariant latent features ``[n, F]`` of the centre atoms.
+
+        An atom's features are its edges' final scalar latents, summed and divided by
+        ``sqrt(2 * avg_num_neighbors)`` like the edge energies: the invariant description
+        of the environment that the readout turns into energy.
+        """
         if self.reference_path:
             return self._local_energies_on_edges(environments)
         centre_species = environments.centre_species
@@ -360,9 +374,10 @@ class Allegro(LocalEnergyModel):
             latent, tensors = layer(latent, tensors, harmonics, self.degree_of_component)
         edge_energy = self.readout_mlp(latent).squeeze(-1) * slots.mask
         atom_energy = edge_energy.sum(dim=1) * self.edge_sum_normalisation
-        return self._scaled(atom_energy, centre_species)
+        features = (latent * slots.mask.unsqueeze(-1)).sum(dim=1) * self.edge_sum_normalisation
+        return self._scaled(atom_energy, centre_species), features
 
-    def _local_energies_on_edges(self, environments: LocalEnvironments) -> torch.Tensor:
+    def _local_energies_on_edges(self, environments: LocalEnvironments) -> tuple[torch.Tensor, torch.Tensor]:
         """The plain evaluation on the edge list (scatter and gather by index), as a reference."""
         centre = environments.edge_centre
         species = environments.centre_species
@@ -378,4 +393,5 @@ class Allegro(LocalEnergyModel):
         edge_energy = self.readout_mlp(latent).squeeze(-1) * self.edge_sum_normalisation
         atom_energy = torch.zeros(environments.num_centres, dtype=edge_energy.dtype, device=edge_energy.device)
         atom_energy = atom_energy.index_add(0, centre, edge_energy)
-        return self._scaled(atom_energy, species)
+        features = latent.new_zeros((environments.num_centres, latent.shape[-1])).index_add(0, centre, latent)
+        return self._scaled(atom_energy, species), features * self.edge_sum_normalisation

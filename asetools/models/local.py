@@ -78,9 +78,23 @@ class LocalEnergyModel(EnergyModel):
     large systems block by block.
     """
 
+    #: Width of the per-atom latent features, or ``None`` for a model without them.
+    num_latent_features: int | None = None
+
     def local_energies(self, environments: LocalEnvironments) -> torch.Tensor:  # pragma: no cover - abstract
         """Energies ``[n]`` in eV of the centre atoms of ``environments``."""
         raise NotImplementedError
+
+    def local_energies_and_features(self, environments: LocalEnvironments) -> tuple[torch.Tensor, torch.Tensor]:
+        """Energies ``[n]`` in eV and invariant latent features ``[n, F]`` of the centre atoms.
+
+        Models with a learned per-atom description override this (and set
+        ``num_latent_features``); single-model uncertainty is fitted to these features.
+        """
+        raise TypeError(
+            f"{type(self).__name__} models have no per-atom latent features, so they cannot carry a "
+            "single-model uncertainty; use an Allegro model, or an ensemble for this model kind"
+        )
 
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         return self.local_energies(LocalEnvironments.from_graph(graph))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -20,6 +21,9 @@ from ..graph import AtomicGraph
 from .base import EnergyModel
 from .local import LocalEnergyModel, LocalEnvironments
 from .neighbour_slots import sorted_by_centre
+
+if TYPE_CHECKING:
+    from ..uncertainty import LatentUncertainty
 
 __all__ = ["Potential", "PotentialOutput"]
 
@@ -40,6 +44,12 @@ class PotentialOutput:
         virial: ``[B, 3, 3]`` virial ``-dE/d eps`` in eV, or ``None`` if not asked for.
         stress: ``[B, 3, 3]`` stress ``(1/V) dE/d eps`` in eV/Å³ (ASE sign); NaN for a
             structure whose cell has zero volume; ``None`` if not asked for.
+        atom_features: ``[N, F]`` invariant per-atom latent features (no autograd graph),
+            or ``None`` if not asked for.
+        atom_uncertainty: ``[N]`` per-atom uncertainty score (the negative log-likelihood
+            of the atom's features under the fitted mixture; dimensionless), or ``None``.
+        atom_force_uncertainty: ``[N]`` expected norm of each atom's force error in eV/Å,
+            when the uncertainty is calibrated and was asked for; else ``None``.
     """
 
     energy: torch.Tensor
@@ -47,6 +57,9 @@ class PotentialOutput:
     forces: torch.Tensor | None = None
     virial: torch.Tensor | None = None
     stress: torch.Tensor | None = None
+    atom_features: torch.Tensor | None = None
+    atom_uncertainty: torch.Tensor | None = None
+    atom_force_uncertainty: torch.Tensor | None = None
 
 
 class Potential(torch.nn.Module):
@@ -59,14 +72,29 @@ class Potential(torch.nn.Module):
             outputs, the largest number of edges per block of centre atoms (a block
             always holds at least one atom). Peak memory scales with it, not with the
             system size.
+        uncertainty: a fitted :class:`~asetools.uncertainty.LatentUncertainty` for the
+            model's latent features, or ``None``.
     """
 
-    def __init__(self, model: EnergyModel, edges_per_block: int = DEFAULT_EDGES_PER_BLOCK):
+    def __init__(
+        self,
+        model: EnergyModel,
+        edges_per_block: int = DEFAULT_EDGES_PER_BLOCK,
+        uncertainty: LatentUncertainty | None = None,
+    ):
         super().__init__()
         if edges_per_block < 1:
             raise ValueError(f"edges_per_block must be at least 1, got {edges_per_block}")
         self.model = model
         self.edges_per_block = int(edges_per_block)
+        if uncertainty is not None:
+            width = getattr(model, "num_latent_features", None)
+            if width != uncertainty.num_features:
+                raise ValueError(
+                    f"the uncertainty was fitted to {uncertainty.num_features} latent features, but this "
+                    f"{type(model).__name__} has {width}; refit it for this model"
+                )
+        self.uncertainty = uncertainty
 
     @property
     def species(self) -> list[str]:
@@ -82,8 +110,10 @@ class Potential(torch.nn.Module):
         compute_forces: bool = True,
         compute_stress: bool = False,
         create_graph: bool = False,
+        compute_features: bool = False,
+        compute_uncertainty: bool = False,
     ) -> PotentialOutput:
-        """Energies, and on request forces and stress, of every structure in ``graph``.
+        """Energies, and on request forces, stress, features and uncertainty, of every structure in ``graph``.
 
         Args:
             graph: the batch.
@@ -91,10 +121,23 @@ class Potential(torch.nn.Module):
             compute_stress: compute ``virial`` and ``stress`` through a strain.
             create_graph: keep the autograd graph of the derivatives (for a loss on
                 forces or stress during training).
+            compute_features: return the per-atom latent features (local models with
+                features only, such as Allegro).
+            compute_uncertainty: score the features with the fitted uncertainty (raises
+                if there is none); implies ``compute_features``.
         """
-        needs_grad = compute_forces or compute_stress
+        if compute_uncertainty and self.uncertainty is None:
+            raise ValueError(
+                "this potential has no fitted uncertainty; add one with `asetools fit-uncertainty` "
+                "or asetools.uncertainty.fit_uncertainty"
+            )
+        compute_features = compute_features or compute_uncertainty
+        if compute_features and not isinstance(self.model, LocalEnergyModel):
+            raise TypeError(f"{type(self.model).__name__} models have no per-atom latent features")
         if isinstance(self.model, LocalEnergyModel) and not create_graph and not self._parameters_need_grad():
-            return self._forward_in_blocks(graph, compute_forces, compute_stress)
+            output = self._forward_in_blocks(graph, compute_forces, compute_stress, compute_features)
+            return self._scored(output) if compute_uncertainty else output
+        needs_grad = compute_forces or compute_stress
         strain = None
         positions = graph.positions
         if needs_grad:
@@ -113,11 +156,18 @@ class Potential(torch.nn.Module):
 
         # Without derivatives the caller's grad mode decides (training on energies needs it on).
         with torch.enable_grad() if needs_grad else contextlib.nullcontext():
-            atom_energies = self.model(work)
+            features = None
+            if compute_features:
+                atom_energies, features = self.model.local_energies_and_features(LocalEnvironments.from_graph(work))
+                features = features.detach()
+            else:
+                atom_energies = self.model(work)
             energy = torch.zeros(
                 graph.num_graphs, dtype=atom_energies.dtype, device=atom_energies.device
             ).index_add(0, graph.batch, atom_energies)
-            output = PotentialOutput(energy=energy, atom_energies=atom_energies)
+            output = PotentialOutput(energy=energy, atom_energies=atom_energies, atom_features=features)
+            if compute_uncertainty:
+                self._scored(output)
             if not needs_grad:
                 return output
             inputs = ([positions] if compute_forces else []) + ([strain] if compute_stress else [])
@@ -135,7 +185,14 @@ class Potential(torch.nn.Module):
         """Whether the energy must stay differentiable in the parameters (training)."""
         return torch.is_grad_enabled() and any(p.requires_grad for p in self.model.parameters())
 
-    def _forward_in_blocks(self, graph: AtomicGraph, compute_forces: bool, compute_stress: bool) -> PotentialOutput:
+    def _scored(self, output: PotentialOutput) -> PotentialOutput:
+        """Fill the uncertainty fields of ``output`` from its features."""
+        output.atom_uncertainty, output.atom_force_uncertainty = self.uncertainty(output.atom_features)
+        return output
+
+    def _forward_in_blocks(
+        self, graph: AtomicGraph, compute_forces: bool, compute_stress: bool, compute_features: bool = False
+    ) -> PotentialOutput:
         """Block-by-block evaluation of a strictly local model; outputs carry no autograd graph."""
         needs_grad = compute_forces or compute_stress
         centre, neighbour = graph.edge_index[0], graph.edge_index[1]
@@ -146,6 +203,9 @@ class Potential(torch.nn.Module):
             centre, neighbour, vectors = centre[order], neighbour[order], vectors[order]
         offsets = [0] + torch.cumsum(torch.bincount(centre, minlength=graph.num_atoms), 0).tolist()
         atom_energies = torch.empty(graph.num_atoms, dtype=graph.dtype, device=graph.device)
+        features = None
+        if compute_features:
+            features = torch.empty(graph.num_atoms, self.model.num_latent_features, dtype=graph.dtype, device=graph.device)
         edge_grads = torch.zeros_like(vectors) if needs_grad else None
         for start, stop in _blocks(offsets, self.edges_per_block):
             first, last = offsets[start], offsets[stop]
@@ -159,14 +219,20 @@ class Potential(torch.nn.Module):
                 neighbour_species=graph.species[neighbour[first:last]],
             )
             with torch.enable_grad() if needs_grad else torch.no_grad():
-                energies = self.model.local_energies(environments)
+                if compute_features:
+                    energies, block_features = self.model.local_energies_and_features(environments)
+                    features[start:stop] = block_features.detach()
+                else:
+                    energies = self.model.local_energies(environments)
                 if needs_grad and last > first:
                     (grad,) = torch.autograd.grad(energies.sum(), block_vectors, allow_unused=True)
                     if grad is not None:
                         edge_grads[first:last] = grad
             atom_energies[start:stop] = energies.detach()
         energy = torch.zeros(graph.num_graphs, dtype=graph.dtype, device=graph.device)
-        output = PotentialOutput(energy=energy.index_add(0, graph.batch, atom_energies), atom_energies=atom_energies)
+        output = PotentialOutput(
+            energy=energy.index_add(0, graph.batch, atom_energies), atom_energies=atom_energies, atom_features=features
+        )
         if compute_forces:
             forces = torch.zeros_like(graph.positions).index_add_(0, centre, edge_grads)
             output.forces = forces.index_add_(0, neighbour, edge_grads, alpha=-1.0)

@@ -1,0 +1,26 @@
+"""Single-model uncertainty from latent features (Zhu et al., J. Chem. Phys. 158, 164111, 2023).
+
+- :class:`GaussianMixture`, :func:`select_mixture_by_bic`: full-covariance mixtures in torch.
+- :class:`ErrorCalibration`: a monotone map from score to expected force error (eV/Å).
+- :class:`LatentUncertainty`: the head a :class:`~asetools.models.Potential` evaluates.
+- :func:`fit_uncertainty`: fit the head to a trained model's training and validation data;
+  :func:`~asetools.checkpoint.add_uncertainty` stores it in the checkpoint.
+"""
+
+from .calibration import CalibrationReport, ErrorCalibration, calibration_report
+from .fit import UncertaintyFit, atom_features, fit_uncertainty
+from .latent import LatentUncertainty
+from .mixture import GaussianMixture, MixtureSelection, select_mixture_by_bic
+
+__all__ = [
+    "GaussianMixture",
+    "MixtureSelection",
+    "select_mixture_by_bic",
+    "ErrorCalibration",
+    "CalibrationReport",
+    "calibration_report",
+    "LatentUncertainty",
+    "UncertaintyFit",
+    "atom_features",
+    "fit_uncertainty",
+]
