@@ -32,6 +32,11 @@ def random_rotation(seed: int | np.random.Generator | None = 0) -> np.ndarray:
     return Rotation.random(random_state=np.random.default_rng(seed)).as_matrix()
 
 
+#: Invariant results compared when a calculator gives them: per-atom arrays, and per-structure numbers.
+_PER_ATOM_INVARIANTS = ("energies", "energies_uncertainty", "atom_force_uncertainty")
+_STRUCTURE_INVARIANTS = ("energy", "uncertainty", "uncertainty_mean", "force_uncertainty")
+
+
 def _evaluate(calc: Calculator, atoms: Atoms, stress: bool) -> dict[str, np.ndarray]:
     atoms = atoms.copy()
     atoms.calc = calc
@@ -42,7 +47,20 @@ def _evaluate(calc: Calculator, atoms: Atoms, stress: bool) -> dict[str, np.ndar
     }
     if stress:
         out["stress"] = voigt_6_to_full_3x3_stress(atoms.get_stress())
+    for key in _PER_ATOM_INVARIANTS + _STRUCTURE_INVARIANTS:
+        if key not in out and key in calc.results:
+            out[key] = np.asarray(calc.results[key], dtype=float)
     return out
+
+
+def _invariants(name: str, result: dict, reference: dict, atol: float, rtol: float, order=None) -> dict[str, float]:
+    """Compare the invariant results (per-atom ones in the permuted ``order``) after a transformation."""
+    errors = {}
+    for key in _PER_ATOM_INVARIANTS + _STRUCTURE_INVARIANTS:
+        if key in reference:
+            expected = reference[key][order] if order is not None and key in _PER_ATOM_INVARIANTS else reference[key]
+            errors[f"{name}/{key}"] = _assert_close(f"{key} after {name}", result[key], expected, atol, rtol)
+    return errors
 
 
 def _assert_close(name: str, actual, expected, atol: float, rtol: float) -> float:
@@ -63,7 +81,7 @@ def check_invariance(
     """Check rotation, reflection, translation and permutation symmetry of ``calc`` on ``atoms``.
 
     Under a random rotation ``R`` (applied to positions and cell) the energy and
-    per-atom energies must be unchanged, forces must rotate (``F R^T``) and stress
+    per-atom energies (and uncertainties, when the calculator gives them) must be unchanged, forces must rotate (``F R^T``) and stress
     must transform as ``R sigma R^T``. A random translation must change nothing.
     A random permutation of the atoms must permute forces and per-atom energies
     and leave the energy unchanged. With ``reflection`` the same holds for a random
@@ -86,10 +104,7 @@ def check_invariance(
         rotated.positions = atoms.positions @ rotation.T
         rotated.cell = atoms.cell.array @ rotation.T
         result = _evaluate(calc, rotated, has_stress)
-        errors[f"{name}/energy"] = _assert_close(f"energy after {name}", result["energy"], reference["energy"], atol, rtol)
-        errors[f"{name}/energies"] = _assert_close(
-            f"per-atom energies after {name}", result["energies"], reference["energies"], atol, rtol
-        )
+        errors.update(_invariants(name, result, reference, atol, rtol))
         errors[f"{name}/forces"] = _assert_close(
             f"forces must follow the {name} of the structure",
             result["forces"],
@@ -115,13 +130,10 @@ def check_invariance(
     order = rng.permutation(len(atoms))
     permuted = atoms[order]
     result = _evaluate(calc, permuted, has_stress)
-    errors["permutation/energy"] = _assert_close("energy after permutation", result["energy"], reference["energy"], atol, rtol)
     errors["permutation/forces"] = _assert_close(
         "forces must follow the permutation", result["forces"], reference["forces"][order], atol, rtol
     )
-    errors["permutation/energies"] = _assert_close(
-        "per-atom energies must follow the permutation", result["energies"], reference["energies"][order], atol, rtol
-    )
+    errors.update(_invariants("permutation", result, reference, atol, rtol, order))
     return errors
 
 

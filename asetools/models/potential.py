@@ -132,7 +132,7 @@ class Potential(torch.nn.Module):
                 "or asetools.uncertainty.fit_uncertainty"
             )
         compute_features = compute_features or compute_uncertainty
-        if compute_features and not isinstance(self.model, LocalEnergyModel):
+        if compute_features and getattr(self.model, "num_latent_features", None) is None:
             raise TypeError(f"{type(self.model).__name__} models have no per-atom latent features")
         if isinstance(self.model, LocalEnergyModel) and not create_graph and not self._parameters_need_grad():
             output = self._forward_in_blocks(graph, compute_forces, compute_stress, compute_features)

@@ -79,7 +79,10 @@ class GaussianMixture(torch.nn.Module):
     @property
     def covariances(self) -> torch.Tensor:
         """``[K, F, F]`` component covariances."""
-        return torch.cholesky_inverse(self.precision_factors.transpose(1, 2), upper=True)
+        factors = self.precision_factors
+        identity = torch.eye(self.num_features, dtype=factors.dtype, device=factors.device).expand_as(factors)
+        cholesky = torch.linalg.solve_triangular(factors, identity, upper=False)  # P^-1 = L, Sigma = L L^T
+        return cholesky @ cholesky.transpose(1, 2)
 
     def component_log_densities(self, x: torch.Tensor) -> torch.Tensor:
         """``[M, K]``: ``log w_k + log N(x_m | mu_k, Sigma_k)`` for points ``x`` ``[M, F]``."""

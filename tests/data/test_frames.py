@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 from ase import Atoms
 from ase.build import bulk, molecule
-from ase.calculators.emt import EMT
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from asetools.data import (
