@@ -6,7 +6,7 @@ import ase.io
 import numpy as np
 import pytest
 from ase import Atoms
-from ase.build import bulk, molecule
+from ase.build import molecule
 from ase.calculators.singlepoint import SinglePointCalculator
 
 from asetools.data import (
