@@ -52,6 +52,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise ValueError(f"--nproc: need at least 1 process, got {args.nproc}")
     config = load_train_config(args.config)  # fail on a bad file before starting processes
+    if args.ensemble is not None:
+        return _train_ensemble(args, config)
     if args.nproc > 1:
         return _launch_processes(args)
     main_process = os.environ.get("RANK", "0") == "0"
@@ -76,6 +78,24 @@ def _train(args: argparse.Namespace) -> int:
     print(f"wrote {directory}/best.pt (use it), {directory}/last.pt (resume), metrics.csv, learning_curves.png")
     if config.mts is not None and config.mts.probe_steps:
         _probe_force_split(config)
+    return 0
+
+
+def _train_ensemble(args: argparse.Namespace, config) -> int:
+    from .training.ensemble import train_ensemble
+    from .training.evaluate import format_report
+
+    if args.nproc > 1:
+        raise ValueError("--ensemble trains its members one after another; use it without --nproc")
+    interactive = sys.stderr.isatty() and not args.epoch_log
+    logging.basicConfig(level=logging.WARNING if interactive else logging.INFO, format="%(message)s")
+    outcomes = train_ensemble(config, args.ensemble, resume=args.resume, progress=interactive)
+    for index, (_, result) in enumerate(outcomes):
+        print(f"member {index}: stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
+        print(format_report(result.final))
+    directory = config.output.directory
+    print(f"wrote {directory}/member_0 ... member_{args.ensemble - 1} (best.pt, last.pt each)")
+    print(f"use them together with asetools.calculators.EnsembleCalc.from_directory({str(directory)!r})")
     return 0
 
 
@@ -146,6 +166,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=1,
         help="data-parallel processes on this machine (launches torchrun; each takes a share of every batch)",
+    )
+    train.add_argument(
+        "--ensemble",
+        type=int,
+        metavar="N",
+        help="train N models with seeds training.seed + i into output.directory/member_i (a deep ensemble)",
     )
     train.set_defaults(handler=_train)
 

@@ -1,7 +1,8 @@
 """ASE calculators over asetools models."""
 
 from .allegro_calc import AllegroCalc
+from .ensemble_calc import EnsembleCalc, ensemble_checkpoints
 from .mts_calc import MTSCalc
 from .potential_calc import PotentialCalc
 
-__all__ = ["AllegroCalc", "MTSCalc", "PotentialCalc"]
+__all__ = ["AllegroCalc", "EnsembleCalc", "MTSCalc", "PotentialCalc", "ensemble_checkpoints"]
