@@ -9,10 +9,10 @@ from asetools.checkpoint import read_checkpoint
 from asetools.cli import main
 from asetools.training import load_train_config
 from asetools.training.ensemble import member_config
-from tests.training.test_train_command import data_file, write_config  # noqa: F401 (a fixture)
+from tests.training.test_train_command import write_config
 
 
-def test_member_configs_differ_in_seed_and_directory_only(tmp_path, data_file):  # noqa: F811
+def test_member_configs_differ_in_seed_and_directory_only(tmp_path, data_file):
     config = load_train_config(write_config(tmp_path, data_file))
     first, second = member_config(config, 0), member_config(config, 1)
     assert (first.training.seed, second.training.seed) == (config.training.seed, config.training.seed + 1)
@@ -21,7 +21,7 @@ def test_member_configs_differ_in_seed_and_directory_only(tmp_path, data_file): 
     assert config.output.directory.endswith("run")  # the original is not changed
 
 
-def test_train_an_ensemble_and_use_it(tmp_path, data_file, capsys):  # noqa: F811
+def test_train_an_ensemble_and_use_it(tmp_path, data_file, capsys):
     config = write_config(tmp_path, data_file)
     assert main(["train", str(config), "--ensemble", "2", "--epoch-log"]) == 0
     out = capsys.readouterr().out
@@ -45,7 +45,7 @@ def test_train_an_ensemble_and_use_it(tmp_path, data_file, capsys):  # noqa: F81
         assert len(rows) == 1 + 3
 
 
-def test_ensemble_needs_two_members(tmp_path, data_file, capsys):  # noqa: F811
+def test_ensemble_needs_two_members(tmp_path, data_file, capsys):
     config = write_config(tmp_path, data_file)
     assert main(["train", str(config), "--ensemble", "1"]) == 2
     assert "at least 2 members" in capsys.readouterr().err
