@@ -2,13 +2,17 @@
 
 1. Generates rattled and strained fcc Cu cells labelled with ASE's EMT.
 2. Trains a small Allegro model on them for about a minute (``--seconds``).
-3. Saves the checkpoint (``--out``, default ``quickstart/cu_allegro.pt``).
+3. Fits the single-model uncertainty (a Gaussian mixture on the model's per-atom latent
+   features, calibrated to force errors on the validation cells) and saves the checkpoint
+   with it (``--out``, default ``quickstart/cu_allegro.pt``).
 4. Runs NVE molecular dynamics of a 108-atom Cu crystal with ``AllegroCalc`` loaded
    from that checkpoint.
 5. Prints the validation errors, the MD's total-energy drift, its speed in
    atom-steps per second, and the force error against EMT along the trajectory.
 6. Analyses the trajectory (``md.traj``): radial distribution function with the
    first-shell coordination, and the mean-squared displacement; writes CSV and PNG files.
+7. Compares the uncertainty of the MD frames with that of a crystal stretched by 10 %,
+   unlike anything in the training data.
 
 With the environment variable ``CI`` set it runs a short version with a fixed number of epochs
 (so its result does not depend on how fast the machine is).
@@ -35,8 +39,9 @@ from asetools.analysis import diffusivity, msd, plot_msd, plot_rdf, rdf
 from asetools.calculators import AllegroCalc
 from asetools.checkpoint import save_checkpoint
 from asetools.data import dataset_statistics, emt_copper_dataset
-from asetools.models import Allegro, AllegroConfig
+from asetools.models import Allegro, AllegroConfig, Potential
 from asetools.training import fit
+from asetools.uncertainty import fit_uncertainty
 
 
 RECORD_EVERY = 2  # MD steps between trajectory frames
@@ -58,7 +63,7 @@ def parse_arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def train(args: argparse.Namespace) -> tuple[Allegro, dict]:
+def train(args: argparse.Namespace) -> tuple[Allegro, dict, list, list]:
     frames = emt_copper_dataset(args.structures, max_strain=0.02, seed=args.seed)
     n_validation = max(1, len(frames) // 6)
     training, validation = frames[n_validation:], frames[:n_validation]
@@ -101,7 +106,7 @@ def train(args: argparse.Namespace) -> tuple[Allegro, dict]:
         "validation_force_mae_meV_per_A": 1e3 * result.final.force_mae,
         "initial_validation_force_mae_meV_per_A": 1e3 * result.initial.force_mae,
     }
-    return model, metrics
+    return model, metrics, training, validation
 
 
 def run_md(checkpoint: str, args: argparse.Namespace) -> dict:
@@ -111,8 +116,9 @@ def run_md(checkpoint: str, args: argparse.Namespace) -> dict:
     Stationary(atoms)
     trajectory = os.path.join(args.out, "md.traj")
     dynamics = VelocityVerlet(atoms, timestep=args.timestep * units.fs, trajectory=trajectory, loginterval=RECORD_EVERY)
-    energies, snapshots = [], []
+    energies, snapshots, scores = [], [], []
     dynamics.attach(lambda: energies.append(atoms.get_total_energy()), interval=1)
+    dynamics.attach(lambda: scores.append(atoms.calc.results["uncertainty"]), interval=1)
     dynamics.attach(lambda: snapshots.append(atoms.copy()), interval=max(1, args.steps // 5))
     atoms.get_forces()  # the first evaluation is not part of the timing
     start = time.perf_counter()
@@ -136,6 +142,7 @@ def run_md(checkpoint: str, args: argparse.Namespace) -> dict:
         "energy_fluctuation_meV_per_atom": 1e3 * np.ptp(energies) / len(atoms),
         "atom_steps_per_second": len(atoms) * args.steps / elapsed,
         "md_force_mae_vs_emt_meV_per_A": 1e3 * float(np.mean(errors)) if errors else float("nan"),
+        "md_max_uncertainty": max(scores),
     }
 
 
@@ -165,13 +172,29 @@ def analyse(args: argparse.Namespace) -> None:
         print(f"no plots: {error}")
 
 
+def stretched_crystal_uncertainty(checkpoint: str) -> dict:
+    """Uncertainty of a Cu crystal with its lattice stretched by 10 % (the data's strains are at most 2 %)."""
+    atoms = bulk("Cu", "fcc", a=1.1 * 3.61, cubic=True).repeat(3)
+    atoms.calc = AllegroCalc(checkpoint)
+    atoms.get_potential_energy()
+    return {"score": atoms.calc.results["uncertainty"], "force": atoms.calc.results["force_uncertainty"]}
+
+
 def main() -> None:
     args = parse_arguments()
     logging.basicConfig(level=logging.WARNING)
-    model, metrics = train(args)
+    model, metrics, training, validation = train(args)
+    uncertainty = fit_uncertainty(model, training, validation, max_components=8, seed=args.seed)
+    report, info = uncertainty.report, uncertainty.uncertainty.info
+    print(
+        f"uncertainty: {info['num_components']}-component mixture on {info['training_atoms']} training atoms; "
+        f"validation rank correlation of score and force error: atoms {report.spearman_atoms:.2f}, "
+        f"structures {report.spearman_structures:.2f}"
+    )
     os.makedirs(args.out, exist_ok=True)
     checkpoint = os.path.join(args.out, "cu_allegro.pt")
-    save_checkpoint(model, checkpoint, metadata={"dataset": "emt_copper_dataset", **metrics})
+    potential = Potential(model, uncertainty=uncertainty.uncertainty)
+    save_checkpoint(potential, checkpoint, metadata={"dataset": "emt_copper_dataset", **metrics})
     print(f"saved {checkpoint} after {metrics['epochs']} epochs ({metrics['train_seconds']:.0f} s)")
     print(
         f"validation: energy MAE {metrics['validation_energy_mae_meV_per_atom']:.1f} meV/atom, "
@@ -189,6 +212,12 @@ def main() -> None:
     print(f"speed {md['atom_steps_per_second']:.0f} atom-steps/s")
     print(f"force MAE against EMT along the trajectory {md['md_force_mae_vs_emt_meV_per_A']:.1f} meV/Å")
     analyse(args)
+    stretched = stretched_crystal_uncertainty(checkpoint)
+    print(
+        f"uncertainty score (largest per-atom NLL): training atoms 99% {info['training_score_percentiles']['99']:.1f}, "
+        f"MD frames up to {md['md_max_uncertainty']:.1f}, crystal stretched by 10 % {stretched['score']:.1f} "
+        f"(predicted largest force error {1e3 * stretched['force']:.0f} meV/Å)"
+    )
 
 
 if __name__ == "__main__":

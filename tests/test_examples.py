@@ -41,6 +41,12 @@ def test_allegro_quickstart_trains_and_runs_md(tmp_path):
     peak, neighbours = map(float, re.search(r"first peak at (\S+) Å .*, (\S+) neighbours within 3.0", out).groups())
     assert abs(peak - 3.61 / 2**0.5) < 0.1 and neighbours == pytest.approx(12.0)  # fcc nearest neighbours
     assert "no diffusive regime" in out
+    spearman = float(re.search(r"score and force error: atoms (\S+),", out).group(1))
+    assert spearman > 0.2
+    training, md, stretched = map(
+        float, re.search(r"training atoms 99% (\S+), MD frames up to (\S+), crystal stretched by 10 % (\S+)", out).groups()
+    )
+    assert stretched > max(training, md) + 100  # far outside the training data: a much higher NLL
     assert (tmp_path / "rdf.csv").is_file() and (tmp_path / "msd.csv").is_file()
 
 
