@@ -9,7 +9,7 @@ import torch
 from asetools.calculators import PotentialCalc
 from asetools.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from asetools.models import LennardJones
-from conftest import rattled_argon
+from tests.conftest import rattled_argon
 
 
 @pytest.fixture
@@ -92,7 +92,7 @@ def test_unknown_kind_and_damaged_contents(tmp_path, model):
 
 
 def test_weights_from_another_version_name_both_versions(tmp_path):
-    from conftest import small_allegro
+    from tests.conftest import small_allegro
 
     path = save_checkpoint(small_allegro(1, species=("Cu",)), tmp_path / "allegro.pt")
     payload = torch.load(path, weights_only=True)

@@ -8,7 +8,7 @@ from ase.build import bulk, fcc111, molecule
 from ase.neighborlist import neighbor_list
 
 from asetools.graph import build_graph
-from conftest import argon_cluster, rattled_argon
+from tests.conftest import argon_cluster, rattled_argon
 
 
 def edge_set(i, j, shifts):

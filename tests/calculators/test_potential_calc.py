@@ -13,7 +13,7 @@ from ase.optimize import BFGS
 
 from asetools.calculators import PotentialCalc
 from asetools.models import LennardJones
-from conftest import ARGON, argon_cluster, rattled_argon
+from tests.conftest import ARGON, argon_cluster, rattled_argon
 
 
 def lj_calc(**kwargs):

@@ -15,7 +15,7 @@ from asetools.checkpoint import load_checkpoint, save_checkpoint
 from asetools.graph import build_graph
 from asetools.models import Allegro, LennardJones, Potential
 from asetools.testing import check_forces_fd, check_invariance, check_stress_fd
-from conftest import small_allegro
+from tests.conftest import small_allegro
 
 
 def cuau_crystal(seed=0) -> Atoms:

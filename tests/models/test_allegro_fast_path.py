@@ -7,7 +7,7 @@ import torch
 from asetools.graph import build_graph
 from asetools.models import Potential
 from asetools.models.neighbour_slots import neighbour_slots
-from conftest import mixed_cu_au_batch, small_allegro
+from tests.conftest import mixed_cu_au_batch, small_allegro
 
 
 def outputs(model, graph):

@@ -8,7 +8,7 @@ from asetools.graph import build_graph
 from asetools.models import LennardJones, Potential
 from asetools.models.local import LocalEnergyModel
 from asetools.models.potential import _blocks
-from conftest import ARGON, argon_cluster, mixed_cu_au_batch, small_allegro, triclinic_argon
+from tests.conftest import ARGON, argon_cluster, mixed_cu_au_batch, small_allegro, triclinic_argon
 
 
 def whole_graph(potential, graph):

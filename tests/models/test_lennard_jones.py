@@ -11,7 +11,7 @@ from ase.calculators.lj import LennardJones as AseLennardJones
 from asetools.calculators import PotentialCalc
 from asetools.models import LennardJones, LennardJonesConfig
 from asetools.testing import check_forces_fd, compare_calculators
-from conftest import ARGON, argon_cluster, rattled_argon, triclinic_argon
+from tests.conftest import ARGON, argon_cluster, rattled_argon, triclinic_argon
 
 
 def small_rattled_cell():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from ase.build import bulk
-from conftest import small_allegro
+from tests.conftest import small_allegro
 
 from asetools.calculators import MTSCalc, PotentialCalc
 from asetools.checkpoint import load_checkpoint, save_checkpoint

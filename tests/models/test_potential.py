@@ -9,7 +9,7 @@ from asetools.calculators import PotentialCalc
 from asetools.graph import build_graph
 from asetools.models import LennardJones, Potential
 from asetools.testing import check_forces_fd, check_invariance, check_stress_fd
-from conftest import ARGON, argon_cluster, rattled_argon, triclinic_argon
+from tests.conftest import ARGON, argon_cluster, rattled_argon, triclinic_argon
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from asetools.models import Potential
 from asetools.training import collate, make_samples
 from asetools.training.distributed import ProcessGroup
 from asetools.training.loss import BatchCounts, LossWeights, loss_terms, predict, total_loss
-from conftest import small_allegro
+from tests.conftest import small_allegro
 
 
 @pytest.mark.parametrize("world_size", [1, 2, 3, 5])

@@ -7,7 +7,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from asetools.data import dataset_statistics, emt_copper_dataset
 from asetools.models import Allegro
 from asetools.training import fit
-from conftest import small_allegro
+from tests.conftest import small_allegro
 
 
 def tiny_allegro(frames, seed=0) -> Allegro:

@@ -15,7 +15,7 @@ from asetools.models import Potential
 from asetools.training import Trainer, TrainingConfig, collate, make_samples
 from asetools.training.loss import LossWeights, loss_terms, predict
 from asetools.training.trainer import _ema_average
-from conftest import small_allegro
+from tests.conftest import small_allegro
 
 
 @pytest.fixture(scope="module")
