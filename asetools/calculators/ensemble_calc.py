@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
-from ase.stress import full_3x3_to_voigt_6_stress
 
-from ..graph import MIN_DISTANCE, build_graph
+from ..graph import MIN_DISTANCE
 from ..models import EnergyModel, Potential
-from .potential_calc import PotentialCalc
+from .potential_calc import PotentialCalc, uncertainty_summary
 
 __all__ = ["EnsembleCalc", "ensemble_checkpoints"]
 
@@ -95,7 +94,6 @@ class EnsembleCalc(Calculator):
                     f"ensemble member {index} has species {member.species}, member 0 has {species}; "
                     "members must be trained on the same elements"
                 )
-        self.min_distance = min_distance
         self.member_energies: np.ndarray | None = None
         self.member_forces: np.ndarray | None = None
 
@@ -110,25 +108,17 @@ class EnsembleCalc(Calculator):
 
     def calculate(self, atoms=None, properties=None, system_changes=all_changes):
         super().calculate(atoms, properties or ["energy"], system_changes)
-        has_cell = self.atoms.cell.rank == 3
-        wants_stress = has_cell and "stress" in (properties or ())
+        wants_stress = self.atoms.cell.rank == 3 and "stress" in (properties or ())
         graphs = {}
-        energies, atom_energies, forces, stresses = [], [], [], []
+        members = []
         for member in self.members:
-            key = (member.cutoff, member.dtype, member.device)
+            key = (member.cutoff, member.dtype, member.device)  # one neighbour list serves equal members
             if key not in graphs:
-                graphs[key] = build_graph(
-                    self.atoms, member.cutoff, self.species, dtype=member.dtype, device=member.device,
-                    min_distance=self.min_distance,
-                )
-            output = member.potential(graphs[key], compute_forces=True, compute_stress=wants_stress)
-            energies.append(float(output.energy[0]))
-            atom_energies.append(output.atom_energies.detach().cpu().double().numpy())
-            forces.append(output.forces.detach().cpu().double().numpy())
-            if wants_stress:
-                stresses.append(full_3x3_to_voigt_6_stress(output.stress[0].detach().cpu().double().numpy()))
-        self.member_energies, self.member_forces = np.array(energies), np.stack(forces)
-        atom_energies = np.stack(atom_energies)
+                graphs[key] = member.graph(self.atoms)
+            members.append(member.evaluate(graphs[key], wants_stress))
+        self.member_energies = np.array([m["energy"] for m in members])
+        self.member_forces = np.stack([m["forces"] for m in members])
+        atom_energies = np.stack([m["energies"] for m in members])
         force_spread = self.member_forces.std(axis=0, ddof=1)  # [N, 3]
         atom_force = np.sqrt((force_spread**2).sum(axis=1))
         energy = float(self.member_energies.mean())
@@ -140,12 +130,9 @@ class EnsembleCalc(Calculator):
             "energy_uncertainty": float(self.member_energies.std(ddof=1)),
             "energies_uncertainty": atom_energies.std(axis=0, ddof=1),
             "forces_uncertainty": force_spread,
-            "atom_force_uncertainty": atom_force,
-            "force_uncertainty": float(atom_force.max()) if atom_force.size else 0.0,
-            "uncertainty": float(atom_force.max()) if atom_force.size else 0.0,
-            "uncertainty_mean": float(atom_force.mean()) if atom_force.size else 0.0,
+            **uncertainty_summary(atom_force, atom_force),
         }
         if wants_stress:
-            stresses = np.stack(stresses)
+            stresses = np.stack([m["stress"] for m in members])
             self.results["stress"] = stresses.mean(axis=0)
             self.results["stress_uncertainty"] = stresses.std(axis=0, ddof=1)

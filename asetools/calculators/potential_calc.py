@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import os
 
+import numpy as np
 import torch
 from ase.calculators.calculator import Calculator, all_changes
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from .. import allocator
 from ..checkpoint import load_potential
-from ..graph import MIN_DISTANCE, build_graph
+from ..graph import MIN_DISTANCE, AtomicGraph, build_graph
 from ..models import EnergyModel, Potential
 
 __all__ = ["PotentialCalc"]
@@ -138,39 +139,52 @@ class PotentialCalc(Calculator):
 
     def calculate(self, atoms=None, properties=None, system_changes=all_changes):
         super().calculate(atoms, properties or ["energy"], system_changes)
-        graph = build_graph(
-            self.atoms,
-            self.cutoff,
-            self.species,
-            dtype=self.dtype,
-            device=self.device,
-            min_distance=self.min_distance,
-        )
         # Stress is only computed when asked for (MD and most optimisers need forces only).
-        has_cell = self.atoms.cell.rank == 3
-        wants_stress = has_cell and "stress" in (properties or ())
-        output = self.potential(
-            graph, compute_forces=True, compute_stress=wants_stress, compute_uncertainty=self.with_uncertainty
+        wants_stress = self.atoms.cell.rank == 3 and "stress" in (properties or ())
+        self.results = self.evaluate(self.graph(self.atoms), wants_stress)
+
+    def graph(self, atoms) -> AtomicGraph:
+        """The neighbour graph of ``atoms`` this calculator's model needs (its cutoff, dtype and device)."""
+        return build_graph(
+            atoms, self.cutoff, self.species, dtype=self.dtype, device=self.device, min_distance=self.min_distance
         )
+
+    def evaluate(self, graph: AtomicGraph, stress: bool = False) -> dict:
+        """ASE results (NumPy, float64) of the model on a one-structure ``graph``; stress in Voigt order if asked for."""
+        output = self.potential(graph, compute_forces=True, compute_stress=stress, compute_uncertainty=self.with_uncertainty)
         energy = float(output.energy.detach()[0])
-        self.results = {
+        results = {
             "energy": energy,
             "free_energy": energy,
-            "energies": output.atom_energies.detach().cpu().double().numpy(),
-            "forces": output.forces.detach().cpu().double().numpy(),
+            "energies": _numpy(output.atom_energies),
+            "forces": _numpy(output.forces),
         }
-        if wants_stress:
-            stress = output.stress[0].detach().cpu().double().numpy()
-            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
+        if stress:
+            results["stress"] = full_3x3_to_voigt_6_stress(_numpy(output.stress[0]))
         if self.with_uncertainty:
-            self._store_uncertainty(output)
+            errors = None if output.atom_force_uncertainty is None else _numpy(output.atom_force_uncertainty)
+            scores = _numpy(output.atom_uncertainty)
+            results["energies_uncertainty"] = scores
+            results.update(uncertainty_summary(scores, errors))
+        return results
 
-    def _store_uncertainty(self, output) -> None:
-        scores = output.atom_uncertainty.detach().cpu().double().numpy()
-        self.results["energies_uncertainty"] = scores
-        self.results["uncertainty"] = float(scores.max()) if scores.size else 0.0
-        self.results["uncertainty_mean"] = float(scores.mean()) if scores.size else 0.0
-        if output.atom_force_uncertainty is not None:
-            errors = output.atom_force_uncertainty.detach().cpu().double().numpy()
-            self.results["atom_force_uncertainty"] = errors
-            self.results["force_uncertainty"] = float(errors.max()) if errors.size else 0.0
+
+def _numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().double().numpy()
+
+
+def uncertainty_summary(atom_scores: np.ndarray, atom_force_errors: np.ndarray | None) -> dict[str, object]:
+    """The per-structure uncertainty results from per-atom ``[N]`` scores and force errors (eV/Å).
+
+    ``uncertainty`` and ``uncertainty_mean`` are the largest and the mean score (0 without
+    atoms); with force errors, ``atom_force_uncertainty`` holds them and
+    ``force_uncertainty`` is the largest.
+    """
+    results = {
+        "uncertainty": float(atom_scores.max()) if atom_scores.size else 0.0,
+        "uncertainty_mean": float(atom_scores.mean()) if atom_scores.size else 0.0,
+    }
+    if atom_force_errors is not None:
+        results["atom_force_uncertainty"] = atom_force_errors
+        results["force_uncertainty"] = float(atom_force_errors.max()) if atom_force_errors.size else 0.0
+    return results
