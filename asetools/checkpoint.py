@@ -155,12 +155,12 @@ def _build_model(payload: dict[str, Any], path: str | os.PathLike) -> EnergyMode
 
 def load_potential(path: str | os.PathLike, edges_per_block: int | None = None) -> Potential:
     """The model at ``path`` wrapped in a :class:`~asetools.models.Potential`, with its fitted uncertainty if stored."""
-    from .uncertainty import LatentUncertainty
-
     payload = read_checkpoint(path)
     model = _build_model(payload, path)
     uncertainty = None
-    if "uncertainty" in payload:
+    if "uncertainty" in payload:  # only then import the uncertainty package (it pulls in scipy)
+        from .uncertainty import LatentUncertainty
+
         try:
             uncertainty = LatentUncertainty.from_payload(payload["uncertainty"])
         except ValueError as error:
@@ -179,13 +179,10 @@ def add_uncertainty(
     as it was. A previously stored uncertainty is replaced.
     """
     payload = read_checkpoint(path)
-    model = _build_model(payload, path)
-    width = getattr(model, "num_latent_features", None)
-    if width != uncertainty.num_features:
-        raise ValueError(
-            f"the uncertainty has {uncertainty.num_features} features but the model in {path} has {width}; "
-            "it was fitted for another model"
-        )
+    try:
+        Potential(_build_model(payload, path), uncertainty=uncertainty)  # the same width check as in use
+    except ValueError as error:
+        raise ValueError(f"checkpoint {path}: {error}") from error
     payload["uncertainty"] = uncertainty.to_payload()
     target = Path(output if output is not None else path)
     with atomic_path(target) as temporary:

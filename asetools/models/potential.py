@@ -92,7 +92,7 @@ class Potential(torch.nn.Module):
             if width != uncertainty.num_features:
                 raise ValueError(
                     f"the uncertainty was fitted to {uncertainty.num_features} latent features, but this "
-                    f"{type(model).__name__} has {width}; refit it for this model"
+                    f"{type(model).__name__} has {width}: it was fitted for another model; refit it for this one"
                 )
         self.uncertainty = uncertainty
 
