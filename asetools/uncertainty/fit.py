@@ -60,6 +60,40 @@ def _batches(items: Iterable, size: int):
         yield batch
 
 
+def _evaluate_atoms(
+    potential: Potential, frames: Iterable[Atoms | LabelledFrame], batch_size: int
+) -> AtomEvaluation:
+    """Features of every atom of ``frames``, batched; labelled frames also give force-error norms.
+
+    A labelled frame's forces are computed in the same evaluation as its features.
+    """
+    parameter = next(potential.model.parameters())
+    features, errors, owners = [], [], []
+    structure = 0
+    with torch.no_grad():
+        for batch in _batches(frames, batch_size):
+            labelled = isinstance(batch[0], LabelledFrame)
+            graphs = []
+            for frame in batch:
+                atoms = frame.atoms if labelled else frame
+                try:
+                    graphs.append(
+                        build_graph(atoms, potential.cutoff, potential.species, dtype=parameter.dtype, device=parameter.device)
+                    )
+                except ValueError as error:
+                    raise ValueError(f"structure {structure + len(graphs)}: {error}") from None
+            output = potential(batch_graphs(graphs), compute_forces=labelled, compute_features=True)
+            features.append(output.atom_features.double().cpu().numpy())
+            if labelled:
+                reference = np.concatenate([frame.forces for frame in batch])
+                errors.append(np.linalg.norm(output.forces.double().cpu().numpy() - reference, axis=1))
+            owners.extend(np.full(len(frame), structure + i) for i, frame in enumerate(batch))
+            structure += len(batch)
+    if not features:
+        raise ValueError("no structures to take features from")
+    return AtomEvaluation(np.concatenate(features), np.concatenate(owners), np.concatenate(errors) if errors else None)
+
+
 def atom_features(
     model: EnergyModel | Potential,
     images: str | os.PathLike | Atoms | Iterable[Atoms],
@@ -68,51 +102,8 @@ def atom_features(
     index: str = ":",
 ) -> AtomEvaluation:
     """Latent features ``[M, F]`` of every atom of ``images`` (a file, one ``Atoms`` or many), streamed."""
-    potential = _as_potential(model).eval()
-    parameter = next(potential.model.parameters())
-    features, owners = [], []
-    structure = 0
     frames = iterate_frames(images, index=index, progress=progress, description="features")
-    with torch.no_grad():
-        for batch in _batches(frames, batch_size):
-            graphs = []
-            for atoms in batch:
-                try:
-                    graphs.append(
-                        build_graph(atoms, potential.cutoff, potential.species, dtype=parameter.dtype, device=parameter.device)
-                    )
-                except ValueError as error:
-                    raise ValueError(f"structure {structure + len(graphs)}: {error}") from None
-            output = potential(batch_graphs(graphs), compute_forces=False, compute_features=True)
-            features.append(output.atom_features.double().cpu().numpy())
-            owners.extend(np.full(len(atoms), structure + i) for i, atoms in enumerate(batch))
-            structure += len(batch)
-    if not features:
-        raise ValueError("no structures to take features from")
-    return AtomEvaluation(np.concatenate(features), np.concatenate(owners))
-
-
-def _labelled_atom_errors(
-    potential: Potential, frames: Sequence[LabelledFrame], batch_size: int, progress: bool
-) -> AtomEvaluation:
-    """Features and per-atom force-error norms of labelled frames, from one evaluation each."""
-    parameter = next(potential.model.parameters())
-    features, errors, owners = [], [], []
-    batches = list(_batches(range(len(frames)), batch_size))
-    if progress:
-        batches = iterate_frames(batches, progress=True, description="validation")
-    with torch.no_grad():
-        for batch in batches:
-            graphs = [
-                build_graph(frames[i].atoms, potential.cutoff, potential.species, dtype=parameter.dtype, device=parameter.device)
-                for i in batch
-            ]
-            output = potential(batch_graphs(graphs), compute_forces=True, compute_features=True)
-            reference = np.concatenate([frames[i].forces for i in batch])
-            errors.append(np.linalg.norm(output.forces.double().cpu().numpy() - reference, axis=1))
-            features.append(output.atom_features.double().cpu().numpy())
-            owners.extend(np.full(len(frames[i]), i) for i in batch)
-    return AtomEvaluation(np.concatenate(features), np.concatenate(owners), np.concatenate(errors))
+    return _evaluate_atoms(_as_potential(model).eval(), frames, batch_size)
 
 
 @dataclass
@@ -220,7 +211,9 @@ def fit_uncertainty(
         if len(frames) < 4:
             raise ValueError(f"calibration needs at least 4 validation structures, got {len(frames)}")
         unscored = LatentUncertainty(mean, scale, mixture)
-        evaluated = _labelled_atom_errors(potential.eval(), frames, batch_size, progress)
+        evaluated = _evaluate_atoms(
+            potential.eval(), iterate_frames(frames, progress=progress, description="validation"), batch_size
+        )
         scores = unscored(torch.from_numpy(evaluated.features))[0].double().numpy()
         calibration = ErrorCalibration.fit(scores, evaluated.force_errors)
         predicted = _cross_fitted(scores, evaluated.force_errors, evaluated.structure_index, seed)
