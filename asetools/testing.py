@@ -81,8 +81,9 @@ def check_invariance(
     """Check rotation, reflection, translation and permutation symmetry of ``calc`` on ``atoms``.
 
     Under a random rotation ``R`` (applied to positions and cell) the energy and
-    per-atom energies (and uncertainties, when the calculator gives them) must be unchanged, forces must rotate (``F R^T``) and stress
-    must transform as ``R sigma R^T``. A random translation must change nothing.
+    per-atom energies (and uncertainties, when the calculator gives them) must be
+    unchanged, forces must rotate (``F R^T``) and stress must transform as
+    ``R sigma R^T``. A random translation must change nothing.
     A random permutation of the atoms must permute forces and per-atom energies
     and leave the energy unchanged. With ``reflection`` the same holds for a random
     improper rotation (a rotation times a mirror), as it must for any energy that does
