@@ -44,9 +44,24 @@ def _launch_processes(args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
+def _training_output(args: argparse.Namespace, main_process: bool = True) -> bool:
+    """Set up logging for a training command; True when a progress bar replaces the epoch log."""
+    interactive = sys.stderr.isatty() and not args.epoch_log
+    level = logging.WARNING if interactive or not main_process else logging.INFO
+    logging.basicConfig(level=level, format="%(message)s")
+    return interactive
+
+
+def _print_training_result(result, name: str = "") -> None:
+    from .training.evaluate import format_report
+
+    print(f"{name}stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
+    print("validation errors of the kept weights:")
+    print(format_report(result.final))
+
+
 def _train(args: argparse.Namespace) -> int:
     from .training.config import load_train_config
-    from .training.evaluate import format_report
     from .training.run import train_from_config
 
     if args.nproc < 1:
@@ -57,15 +72,11 @@ def _train(args: argparse.Namespace) -> int:
     if args.nproc > 1:
         return _launch_processes(args)
     main_process = os.environ.get("RANK", "0") == "0"
-    interactive = sys.stderr.isatty() and not args.epoch_log
-    level = logging.WARNING if interactive or not main_process else logging.INFO
-    logging.basicConfig(level=level, format="%(message)s")
+    interactive = _training_output(args, main_process)
     _, result = train_from_config(config, resume=args.resume, progress=interactive)
     if not main_process:
         return 0
-    print(f"stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
-    print("validation errors of the kept weights:")
-    print(format_report(result.final))
+    _print_training_result(result)
     directory = config.output.directory
     if config.mts is not None:
         final = result.final
@@ -83,16 +94,12 @@ def _train(args: argparse.Namespace) -> int:
 
 def _train_ensemble(args: argparse.Namespace, config) -> int:
     from .training.ensemble import train_ensemble
-    from .training.evaluate import format_report
 
     if args.nproc > 1:
         raise ValueError("--ensemble trains its members one after another; use it without --nproc")
-    interactive = sys.stderr.isatty() and not args.epoch_log
-    logging.basicConfig(level=logging.WARNING if interactive else logging.INFO, format="%(message)s")
-    outcomes = train_ensemble(config, args.ensemble, resume=args.resume, progress=interactive)
+    outcomes = train_ensemble(config, args.ensemble, resume=args.resume, progress=_training_output(args))
     for index, (_, result) in enumerate(outcomes):
-        print(f"member {index}: stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
-        print(format_report(result.final))
+        _print_training_result(result, name=f"member {index}: ")
     directory = config.output.directory
     print(f"wrote {directory}/member_0 ... member_{args.ensemble - 1} (best.pt, last.pt each)")
     print(f"use them together with asetools.calculators.EnsembleCalc.from_directory({str(directory)!r})")

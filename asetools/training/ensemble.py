@@ -8,7 +8,8 @@ from pathlib import Path
 
 from ..models import EnergyModel
 from .config import TrainRunConfig
-from .trainer import FitResult
+from .run import train_from_config
+from .trainer import LAST_CHECKPOINT, FitResult
 
 __all__ = ["member_config", "train_ensemble"]
 
@@ -34,9 +35,6 @@ def train_ensemble(
 
     With ``resume``, members that have a ``last.pt`` continue from it and the others start.
     """
-    from .run import train_from_config
-    from .trainer import LAST_CHECKPOINT
-
     if members < 2:
         raise ValueError(f"--ensemble: an ensemble needs at least 2 members, got {members}")
     if config.mts is not None:
