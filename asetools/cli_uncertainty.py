@@ -1,4 +1,5 @@
-"""The ``asetools fit-uncertainty`` subcommand: add a single-model uncertainty to a checkpoint."""
+"""The ``asetools fit-uncertainty`` and ``asetools uq-map`` subcommands: fit a single-model uncertainty
+into a checkpoint, and map uncertainty against the potential energy surface."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["add_uncertainty_commands"]
+__all__ = ["add_uncertainty_commands", "parse_scan"]
 
 
 def _fit_uncertainty(args: argparse.Namespace) -> int:
@@ -76,6 +77,83 @@ def _fit_uncertainty(args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_scan(text: str):
+    """``KIND:INDICES[:START:STOP:POINTS]``, e.g. ``dihedral:0,1,2,3:-180:180:37`` -> (coordinate, values or None)."""
+    import numpy as np
+
+    from .analysis.internal_coordinates import InternalCoordinate
+
+    fields = text.split(":")
+    if len(fields) not in (2, 5):
+        raise argparse.ArgumentTypeError(
+            f"a scan is KIND:INDICES or KIND:INDICES:START:STOP:POINTS, e.g. dihedral:0,1,2,3:-180:180:37; got {text!r}"
+        )
+    try:
+        coordinate = InternalCoordinate.parse(":".join(fields[:2]))
+        if len(fields) == 2:
+            return coordinate, None
+        start, stop, points = float(fields[2]), float(fields[3]), int(fields[4])
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"{text!r}: {error}") from error
+    if points < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a scan needs at least one point")
+    return coordinate, np.linspace(start, stop, points)
+
+
+def _map_calculator(path: Path, device: str, dtype: str):
+    from .calculators import EnsembleCalc, PotentialCalc
+
+    if path.is_dir():
+        return EnsembleCalc.from_directory(path, device=device, dtype=dtype)
+    if not path.exists():
+        raise FileNotFoundError(f"no model checkpoint or ensemble directory at {path}")
+    return PotentialCalc(path, device=device, dtype=dtype)
+
+
+def _uq_map(args: argparse.Namespace) -> int:
+    from ase.io import read
+
+    from .analysis.uncertainty_map import plot_uncertainty_map, uncertainty_map
+
+    if len(args.scan) > 2:
+        raise ValueError(f"--scan: a map has one or two coordinates, got {len(args.scan)}")
+    calculator = _map_calculator(Path(args.model), args.device, args.dtype)
+    if not Path(args.structure).exists():
+        raise FileNotFoundError(f"no structure file at {args.structure}")
+    atoms = read(args.structure, index=args.frame)
+    coordinates, values = zip(*args.scan)
+    if args.training and not Path(args.training).exists():
+        raise FileNotFoundError(f"training data {args.training!r} does not exist")
+    result = uncertainty_map(
+        atoms,
+        calculator,
+        coordinates,
+        values,
+        relax=args.relax,
+        fmax=args.fmax,
+        max_steps=args.steps,
+        training=args.training,
+        training_index=args.training_index,
+        progress=sys.stderr.isatty(),
+    )
+    print(result.summary())
+    if args.training and result.skipped_training:
+        print(f"{result.skipped_training} training frames have other atoms than the structure and are not shown")
+    prefix = Path(args.output or Path(args.structure).stem + "_uqmap")
+    for suffix, write in ((".csv", result.to_csv), (".xyz", result.write_structures)):
+        path = prefix.with_name(prefix.name + suffix)
+        write(path)
+        print(f"wrote {path}")
+    if not args.no_plot:
+        path = prefix.with_name(prefix.name + ".png")
+        try:
+            plot_uncertainty_map(result, path, quantity=args.quantity)
+            print(f"wrote {path}")
+        except ImportError as error:
+            print(f"no plot: {error}")
+    return 0
+
+
 def add_uncertainty_commands(commands) -> None:
     """Register the uncertainty subcommands on the CLI's subparsers."""
     fit = commands.add_parser(
@@ -105,3 +183,43 @@ def add_uncertainty_commands(commands) -> None:
     fit.add_argument("--seed", type=int, default=0, help="seed of the atom draw and the k-means starts")
     fit.add_argument("--device", default="cpu", help="torch device (default cpu)")
     fit.set_defaults(handler=_fit_uncertainty)
+
+    scan = commands.add_parser(
+        "uq-map",
+        help="map energy and uncertainty over one or two bonds, angles or dihedrals",
+        description=(
+            "Scan a structure over one or two internal coordinates, optionally relaxing the rest, and write the "
+            "energy and uncertainty at every grid point (CSV, extended XYZ and a PNG with the training data "
+            "projected onto the same coordinates). MODEL is a checkpoint with a fitted uncertainty "
+            "(asetools fit-uncertainty) or a directory of ensemble members (asetools train --ensemble)."
+        ),
+    )
+    scan.add_argument("model", help="checkpoint (.pt) with an uncertainty, or an ensemble directory")
+    scan.add_argument("structure", help="the structure to scan (any ase.io format)")
+    scan.add_argument(
+        "--scan",
+        action="append",
+        required=True,
+        type=parse_scan,
+        metavar="KIND:INDICES[:START:STOP:POINTS]",
+        help="a coordinate to scan, e.g. dihedral:0,1,2,3:-180:180:37, angle:0,1,2 or bond:0,1:0.9:2.0:12 "
+        "(0-based atoms; Å and degrees; without a range a full turn, ±30° or 0.8-1.6 times the bond). "
+        "Give it twice for a 2D map",
+    )
+    scan.add_argument("--frame", default=0, type=int, help="frame of STRUCTURE to scan (default 0)")
+    scan.add_argument("--relax", action="store_true", help="relax everything else at each point (BFGS)")
+    scan.add_argument("--fmax", type=float, default=0.05, help="relaxation force threshold in eV/Å (default 0.05)")
+    scan.add_argument("--steps", type=int, default=200, help="most relaxation steps per point (default 200)")
+    scan.add_argument("--training", help="training structures to show on the map (the same molecule)")
+    scan.add_argument("--training-index", default=":", help="training frames to use, ase.io syntax (default all)")
+    scan.add_argument(
+        "--quantity",
+        choices=["force_uncertainty", "uncertainty", "uncertainty_mean", "energy_uncertainty"],
+        help="uncertainty to plot (default: force_uncertainty in eV/Å when available, else the score)",
+    )
+    scan.add_argument("--output", help="prefix of the output files (default: STRUCTURE's name + _uqmap)")
+    scan.add_argument("--no-plot", action="store_true", help="skip the PNG")
+    scan.add_argument("--dtype", choices=["float32", "float64"], default="float64",
+                      help="evaluation precision (default float64: smooth maps)")
+    scan.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    scan.set_defaults(handler=_uq_map)

@@ -1,7 +1,8 @@
 """The ``asetools fit-uncertainty`` command."""
 
+import numpy as np
 import pytest
-from ase.io import write
+from ase.io import read, write
 
 from asetools.calculators import AllegroCalc
 from asetools.checkpoint import read_checkpoint, save_checkpoint
@@ -66,3 +67,70 @@ def test_fit_uncertainty_reports_bad_input(files, capsys):
     )
     assert code == 2
     assert "unlabelled.xyz frame 0" in capsys.readouterr().err
+
+
+@pytest.fixture
+def molecule_files(tmp_path):
+    from ase.build import molecule
+
+    from asetools.models import Potential
+    from asetools.uncertainty import fit_uncertainty
+
+    rng = np.random.default_rng(5)
+    frames = []
+    for _ in range(10):
+        atoms = molecule("CH3CH2OH")
+        atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)
+        frames.append(atoms)
+    write(tmp_path / "train.xyz", frames)
+    write(tmp_path / "ethanol.xyz", molecule("CH3CH2OH"))
+    model = small_allegro(species=("H", "C", "O"))
+    fit = fit_uncertainty(model, frames, num_components=1)
+    save_checkpoint(Potential(model, uncertainty=fit.uncertainty), tmp_path / "model.pt")
+    for member in range(2):
+        (tmp_path / "ensemble" / f"member_{member}").mkdir(parents=True)
+        save_checkpoint(small_allegro(species=("H", "C", "O"), seed=member), tmp_path / "ensemble" / f"member_{member}" / "best.pt")
+    return tmp_path
+
+
+def test_uq_map_writes_a_table_structures_and_a_plot(molecule_files, capsys):
+    tmp_path = molecule_files
+    code = main(
+        ["uq-map", str(tmp_path / "model.pt"), str(tmp_path / "ethanol.xyz"), "--scan", "dihedral:0,1,2,3:-180:180:7",
+         "--relax", "--fmax", "0.2", "--steps", "5", "--training", str(tmp_path / "train.xyz"),
+         "--output", str(tmp_path / "torsion")]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "7 grid points" in out and "10 training structures projected" in out
+    with open(tmp_path / "torsion.csv", encoding="utf-8") as handle:
+        header = handle.readline().strip().split(",")
+    assert header[:3] == ["dihedral 0-1-2-3 (°)", "achieved dihedral 0-1-2-3 (°)", "energy (eV)"]
+    assert "converged" in header and "uncertainty" in header
+    table = np.loadtxt(tmp_path / "torsion.csv", delimiter=",", skiprows=1)
+    np.testing.assert_allclose(table[:, 0], np.linspace(-180, 180, 7))
+    assert len(read(tmp_path / "torsion.xyz", ":")) == 7
+    assert (tmp_path / "torsion.png").stat().st_size > 0
+
+
+def test_uq_map_with_an_ensemble_directory_in_two_dimensions(molecule_files, capsys):
+    tmp_path = molecule_files
+    code = main(
+        ["uq-map", str(tmp_path / "ensemble"), str(tmp_path / "ethanol.xyz"), "--scan", "angle:0,1,2:100:120:3",
+         "--scan", "bond:1,2", "--output", str(tmp_path / "grid"), "--no-plot"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "force_uncertainty:" in out and "51 grid points" in out
+    assert not (tmp_path / "grid.png").exists()
+
+
+def test_uq_map_reports_bad_scans(molecule_files, capsys):
+    tmp_path = molecule_files
+    with pytest.raises(SystemExit):
+        main(["uq-map", str(tmp_path / "model.pt"), str(tmp_path / "ethanol.xyz"), "--scan", "twist:0,1"])
+    assert "unknown internal coordinate 'twist'" in capsys.readouterr().err
+    assert main(["uq-map", str(tmp_path / "model.pt"), str(tmp_path / "ethanol.xyz"), "--scan", "bond:0,40"]) == 2
+    assert "out of range for 9 atoms" in capsys.readouterr().err
+    assert main(["uq-map", str(tmp_path / "absent"), str(tmp_path / "ethanol.xyz"), "--scan", "bond:0,1"]) == 2
+    assert "no model checkpoint" in capsys.readouterr().err
