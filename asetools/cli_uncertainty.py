@@ -81,7 +81,7 @@ def parse_scan(text: str):
     """``KIND:INDICES[:START:STOP:POINTS]``, e.g. ``dihedral:0,1,2,3:-180:180:37`` -> (coordinate, values or None)."""
     import numpy as np
 
-    from .analysis.internal_coordinates import InternalCoordinate
+    from .analysis.scan_coordinates import InternalCoordinate
 
     fields = text.split(":")
     if len(fields) not in (2, 5):

@@ -13,6 +13,8 @@
    first-shell coordination, and the mean-squared displacement; writes CSV and PNG files.
 7. Compares the uncertainty of the MD frames with that of a crystal stretched by 10 %,
    unlike anything in the training data.
+8. Maps energy and uncertainty along one Cu-Cu distance of a training cell, pushing one
+   atom towards its neighbour, with the training data's distances marked (``uq_map.png``).
 
 With the environment variable ``CI`` set it runs a short version with a fixed number of epochs
 (so its result does not depend on how fast the machine is).
@@ -35,7 +37,7 @@ from ase.calculators.emt import EMT
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
-from asetools.analysis import diffusivity, msd, plot_msd, plot_rdf, rdf
+from asetools.analysis import diffusivity, msd, plot_msd, plot_rdf, plot_uncertainty_map, rdf, uncertainty_map
 from asetools.calculators import AllegroCalc
 from asetools.checkpoint import save_checkpoint
 from asetools.data import dataset_statistics, emt_copper_dataset
@@ -180,6 +182,22 @@ def stretched_crystal_uncertainty(checkpoint: str) -> dict:
     return {"score": atoms.calc.results["uncertainty"], "force": atoms.calc.results["force_uncertainty"]}
 
 
+def bond_uncertainty_map(checkpoint: str, training: list, out: str) -> dict:
+    """Energy and uncertainty as one atom of a training cell moves towards its nearest neighbour."""
+    atoms = training[0].copy()
+    neighbour = 1 + int(np.argmin(atoms.get_distances(0, range(1, len(atoms)), mic=True)))
+    result = uncertainty_map(
+        atoms, AllegroCalc(checkpoint), [f"bond:0,{neighbour}"], [np.linspace(1.8, 3.2, 15)], training=training
+    )
+    result.to_csv(os.path.join(out, "uq_map.csv"))
+    try:
+        plot_uncertainty_map(result, os.path.join(out, "uq_map.png"))
+    except ImportError as error:
+        print(f"no uncertainty map plot: {error}")
+    force = result.uncertainties["force_uncertainty"]
+    return {"seen": (result.training.min(), result.training.max()), "force_short": force[0], "force_min": force.min()}
+
+
 def main() -> None:
     args = parse_arguments()
     logging.basicConfig(level=logging.WARNING)
@@ -217,6 +235,12 @@ def main() -> None:
         f"uncertainty score (largest per-atom NLL): training atoms 99% {info['training_score_percentiles']['99']:.1f}, "
         f"MD frames up to {md['md_max_uncertainty']:.1f}, crystal stretched by 10 % {stretched['score']:.1f} "
         f"(predicted largest force error {1e3 * stretched['force']:.0f} meV/Å)"
+    )
+    scan = bond_uncertainty_map(checkpoint, training, args.out)
+    print(
+        f"uncertainty map: training Cu-Cu distances {scan['seen'][0]:.2f}-{scan['seen'][1]:.2f} Å; predicted force "
+        f"error {1e3 * scan['force_min']:.0f} meV/Å at its lowest, {1e3 * scan['force_short']:.0f} meV/Å at 1.8 Å; "
+        f"wrote {args.out}/uq_map.png"
     )
 
 

@@ -47,6 +47,9 @@ def test_allegro_quickstart_trains_and_runs_md(tmp_path):
         float, re.search(r"training atoms 99% (\S+), MD frames up to (\S+), crystal stretched by 10 % (\S+)", out).groups()
     )
     assert stretched > max(training, md) + 100  # far outside the training data: a much higher NLL
+    lowest, short = map(float, re.search(r"force error (\S+) meV/Å at its lowest, (\S+) meV/Å at 1.8 Å", out).groups())
+    assert short > 2 * lowest  # squeezing a bond well below anything trained on: larger expected errors
+    assert (tmp_path / "uq_map.csv").is_file()
     assert (tmp_path / "rdf.csv").is_file() and (tmp_path / "msd.csv").is_file()
 
 

@@ -4,7 +4,7 @@ bond-length and dihedral distributions."""
 from .diffusion import MSD, Diffusivity, diffusivity, msd, plot_msd, unwrap
 from .force_changes import ForceChanges, force_changes, force_split_report, plot_force_changes
 from .geometry import Topology, bond_lengths, dihedral_angles, internal_coordinates
-from .internal_coordinates import InternalCoordinate, set_internal_coordinates
+from .scan_coordinates import InternalCoordinate, set_internal_coordinates
 from .rdf import RDF, plot_rdf, rdf
 from .uncertainty_map import UncertaintyMap, default_scan_values, plot_uncertainty_map, uncertainty_map
 

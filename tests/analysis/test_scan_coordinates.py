@@ -1,11 +1,11 @@
-"""Internal coordinates: parsing, measuring and setting them by rigid moves of one side of the molecule."""
+"""Scanned internal coordinates: parsing, measuring and setting them by rigid moves of one side of the molecule."""
 
 import numpy as np
 import pytest
 from ase.build import molecule
 
 from asetools.analysis import InternalCoordinate, set_internal_coordinates
-from asetools.analysis.internal_coordinates import wrap_degrees
+from asetools.analysis.scan_coordinates import wrap_degrees
 
 
 def ethanol():
@@ -103,3 +103,9 @@ def test_coordinates_that_cannot_hold_together_are_refused():
         set_internal_coordinates(atoms, [forward, backward], [1.4, 1.7], moving)
     with pytest.raises(ValueError, match="strictly between 0 and 180"):
         InternalCoordinate("angle", (0, 1, 2)).set(atoms, 180.0, [2, 3])
+
+
+def test_the_package_keeps_the_trajectory_function_name():
+    import asetools.analysis
+
+    assert callable(asetools.analysis.internal_coordinates)  # not shadowed by a submodule of the same name
