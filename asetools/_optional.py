@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterable
 from types import ModuleType
 
-__all__ = ["optional_import"]
+__all__ = ["optional_import", "progress_bar"]
 
 
 def optional_import(module: str, extra: str) -> ModuleType:
@@ -18,3 +19,15 @@ def optional_import(module: str, extra: str) -> ModuleType:
             f"this feature needs the optional package {package!r}: pip install 'asetools[{extra}]' "
             f"(or pip install {package})"
         ) from error
+
+
+def progress_bar(items: Iterable, total: int | None, description: str, unit: str) -> Iterable:
+    """``items`` under a tqdm progress bar, or ``items`` themselves when tqdm is not installed.
+
+    The bar is a convenience, so its absence is not an error.
+    """
+    try:
+        tqdm = optional_import("tqdm.auto", extra="progress").tqdm
+    except ImportError:
+        return items
+    return tqdm(items, total=total, desc=description, unit=unit, leave=False)

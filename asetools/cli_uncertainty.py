@@ -122,8 +122,6 @@ def _uq_map(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"no structure file at {args.structure}")
     atoms = read(args.structure, index=args.frame)
     coordinates, values = zip(*args.scan)
-    if args.training and not Path(args.training).exists():
-        raise FileNotFoundError(f"training data {args.training!r} does not exist")
     result = uncertainty_map(
         atoms,
         calculator,

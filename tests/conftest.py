@@ -19,6 +19,17 @@ def rattled_argon(repeat=(2, 2, 2), seed=0, scale=0.1) -> Atoms:
     return atoms
 
 
+def rattled_molecules(name: str, count: int, seed: int, scale: float = 0.05) -> list[Atoms]:
+    """``count`` copies of ASE's ``molecule(name)``, each with Gaussian displacements of width ``scale`` Å."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(count):
+        atoms = molecule(name)
+        atoms.positions += rng.normal(0, scale, atoms.positions.shape)
+        frames.append(atoms)
+    return frames
+
+
 def triclinic_argon(seed=0) -> Atoms:
     """A sheared, rattled argon crystal in a triclinic cell."""
     atoms = bulk("Ar", "fcc", a=5.26) * (3, 3, 3)

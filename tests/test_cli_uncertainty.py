@@ -8,7 +8,7 @@ from asetools.calculators import AllegroCalc
 from asetools.checkpoint import read_checkpoint, save_checkpoint
 from asetools.cli import main
 from asetools.data.emt import emt_copper_dataset
-from tests.conftest import small_allegro
+from tests.conftest import rattled_molecules, small_allegro
 
 
 @pytest.fixture
@@ -76,12 +76,7 @@ def molecule_files(tmp_path):
     from asetools.models import Potential
     from asetools.uncertainty import fit_uncertainty
 
-    rng = np.random.default_rng(5)
-    frames = []
-    for _ in range(10):
-        atoms = molecule("CH3CH2OH")
-        atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)
-        frames.append(atoms)
+    frames = rattled_molecules("CH3CH2OH", 10, seed=5)
     write(tmp_path / "train.xyz", frames)
     write(tmp_path / "ethanol.xyz", molecule("CH3CH2OH"))
     model = small_allegro(species=("H", "C", "O"))
@@ -134,3 +129,7 @@ def test_uq_map_reports_bad_scans(molecule_files, capsys):
     assert "out of range for 9 atoms" in capsys.readouterr().err
     assert main(["uq-map", str(tmp_path / "absent"), str(tmp_path / "ethanol.xyz"), "--scan", "bond:0,1"]) == 2
     assert "no model checkpoint" in capsys.readouterr().err
+    code = main(["uq-map", str(tmp_path / "model.pt"), str(tmp_path / "ethanol.xyz"), "--scan", "bond:0,1",
+                 "--training", str(tmp_path / "absent.xyz")])
+    assert code == 2
+    assert "absent.xyz" in capsys.readouterr().err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ase import Atoms
 
-from .._optional import optional_import
+from .._optional import progress_bar
 
 __all__ = ["iterate_frames"]
 
@@ -46,12 +46,7 @@ def iterate_frames(
         frames = images
         total = len(images) if hasattr(images, "__len__") else None
     if progress:
-        try:
-            tqdm = optional_import("tqdm.auto", extra="progress").tqdm
-        except ImportError:  # the bar is a convenience: go on without it
-            tqdm = None
-        if tqdm is not None:
-            frames = tqdm(frames, total=total, desc=description, unit="frame", leave=False)
+        frames = progress_bar(frames, total, description, unit="frame")
     first_numbers = None
     for number, atoms in enumerate(frames):
         if same_atoms:

@@ -17,6 +17,8 @@ from ase import Atoms
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .geometry import Topology
+
 __all__ = ["InternalCoordinate", "set_internal_coordinates"]
 
 _ATOMS_PER_KIND = {"bond": 2, "angle": 3, "dihedral": 4}
@@ -97,10 +99,8 @@ class InternalCoordinate:
         ``l`` is not on ``k``'s side, a dihedral falls back to ``l``'s side of ``k-l``, and in
         the end only the last atom moves.
         """
-        from .geometry import Topology
-
         self.check(atoms)
-        bonds = Topology.from_atoms(atoms, scale=bond_scale).bonds if len(atoms) > 1 else np.empty((0, 2), int)
+        bonds = Topology.from_atoms(atoms, scale=bond_scale).bonds
         i, j, *rest = self.indices
         if self.kind == "bond":
             fixed, pivots = (i,), [(i, j)]

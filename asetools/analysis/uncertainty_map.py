@@ -25,6 +25,7 @@ from ase import Atoms
 from ase.calculators.calculator import Calculator
 
 from .._files import atomic_path
+from .._optional import progress_bar
 from ._output import pyplot, save_png, write_columns
 from .frames import iterate_frames
 from .scan_coordinates import InternalCoordinate, set_internal_coordinates, wrap_degrees
@@ -186,6 +187,9 @@ def uncertainty_map(
     for coordinate, axis in zip(coordinates, axes):
         if axis.size == 0 or not np.isfinite(axis).all():
             raise ValueError(f"{coordinate.label}: the scan needs at least one finite value")
+    projected, skipped = (None, 0)
+    if training is not None:  # before the scan, so that a bad training file fails at once
+        projected, skipped = _project(training, training_index, atoms, coordinates, axes)
     moving = [c.moving_atoms(atoms) for c in coordinates]
     shape = tuple(len(a) for a in axes)
     energy = np.empty(shape)
@@ -194,7 +198,9 @@ def uncertainty_map(
     uncertainties: dict[str, np.ndarray] = {}
     structures = []
     points = itertools.product(*(range(n) for n in shape))
-    for point in _progress(points, int(np.prod(shape)), progress):
+    if progress:
+        points = progress_bar(points, int(np.prod(shape)), "uq-map", unit="point")
+    for point in points:
         target = [axis[i] for axis, i in zip(axes, point)]
         image = atoms.copy()
         set_internal_coordinates(image, list(coordinates), target, moving)
@@ -212,25 +218,13 @@ def uncertainty_map(
             uncertainties.setdefault(name, np.full(shape, np.nan))[point] = float(value)
         achieved[point] = [c.measure(image) for c in coordinates]
         image.calc = None
-        image.info.update({"energy": energy[point], **{n: float(v) for n, v in found.items()}})
-        image.info.update({c.label: float(a) for c, a in zip(coordinates, achieved[point])})
+        image.info.update(
+            energy=energy[point],
+            **{n: float(v) for n, v in found.items()},
+            **{c.label: float(a) for c, a in zip(coordinates, achieved[point])},
+        )
         structures.append(image)
-    projected, skipped = (None, 0)
-    if training is not None:
-        projected, skipped = _project(training, training_index, atoms, coordinates, axes)
     return UncertaintyMap(coordinates, axes, energy, uncertainties, achieved, converged, structures, projected, skipped)
-
-
-def _progress(points, total: int, show: bool):
-    if not show:
-        return points
-    try:
-        from .._optional import optional_import
-
-        tqdm = optional_import("tqdm.auto", extra="progress").tqdm
-    except ImportError:
-        return points
-    return tqdm(points, total=total, desc="uq-map", unit="point", leave=False)
 
 
 def _relax_constrained(image: Atoms, coordinates: Sequence[InternalCoordinate], fmax: float, steps: int) -> bool:

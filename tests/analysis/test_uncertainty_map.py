@@ -12,7 +12,7 @@ from asetools.analysis import InternalCoordinate, plot_uncertainty_map, uncertai
 from asetools.calculators import EnsembleCalc, PotentialCalc
 from asetools.models import Potential
 from asetools.uncertainty import fit_uncertainty
-from tests.conftest import small_allegro
+from tests.conftest import rattled_molecules, small_allegro
 
 EPSILON, R0, RHO0 = 0.8, 1.1, 5.0
 
@@ -87,13 +87,7 @@ def test_calculators_without_an_uncertainty_are_refused():
 
 @pytest.fixture(scope="module")
 def ethanol_frames():
-    rng = np.random.default_rng(3)
-    frames = []
-    for _ in range(12):
-        atoms = molecule("CH3CH2OH")
-        atoms.positions += rng.normal(0, 0.05, atoms.positions.shape)
-        frames.append(atoms)
-    return frames
+    return rattled_molecules("CH3CH2OH", 12, seed=3)
 
 
 @pytest.fixture(scope="module")
