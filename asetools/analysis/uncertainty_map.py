@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -160,9 +161,12 @@ def uncertainty_map(
         coordinates: one or two :class:`InternalCoordinate` (or strings such as ``"dihedral:0,1,2,3"``).
         values: for each coordinate the values to scan (Å or degrees), or None for
             :func:`default_scan_values`.
-        relax: relax all other degrees of freedom at each grid point (BFGS, with the scanned
+        relax: relax all other degrees of freedom at each grid point (FIRE, with the scanned
             coordinates held by :class:`ase.constraints.FixInternals`) until the largest force
-            is below ``fmax`` eV/Å or ``max_steps`` steps are taken.
+            is below ``fmax`` eV/Å or ``max_steps`` steps are taken. A relaxation that breaks
+            off (the constraint cannot be met, or the calculator refuses a structure, as
+            happens where a model has a hole) is reported with a warning, and that point is
+            evaluated unrelaxed and marked not converged; the scan goes on.
         training: training structures (a file, Atoms or an iterable) to project onto the
             coordinates; frames whose atoms differ from ``atoms`` are skipped and counted.
         training_index: frames of a training file to read, ``ase.io`` syntax.
@@ -206,7 +210,14 @@ def uncertainty_map(
         set_internal_coordinates(image, list(coordinates), target, moving)
         image.calc = calculator
         if relax:
-            converged[point] = _relax_constrained(image, coordinates, fmax, max_steps)
+            converged[point], failure = _relax_constrained(image, coordinates, fmax, max_steps)
+            if failure is not None:
+                where = ", ".join(f"{c.label} = {value:.4g}" for c, value in zip(coordinates, target))
+                warnings.warn(
+                    f"the constrained relaxation at {where} broke off ({failure}); that point is evaluated "
+                    "unrelaxed and marked not converged",
+                    stacklevel=2,
+                )
         energy[point] = image.get_potential_energy()
         found = {name: calculator.results[name] for name in UNCERTAINTY_RESULTS if name in calculator.results}
         if not found:
@@ -227,19 +238,33 @@ def uncertainty_map(
     return UncertaintyMap(coordinates, axes, energy, uncertainties, achieved, converged, structures, projected, skipped)
 
 
-def _relax_constrained(image: Atoms, coordinates: Sequence[InternalCoordinate], fmax: float, steps: int) -> bool:
-    """BFGS-relax ``image`` in place with ``coordinates`` held at their current values; True if converged."""
+def _relax_constrained(
+    image: Atoms, coordinates: Sequence[InternalCoordinate], fmax: float, steps: int
+) -> tuple[bool, str | None]:
+    """FIRE-relax ``image`` in place with ``coordinates`` held at their current values.
+
+    Returns whether the relaxation converged and, when it broke off, why. FIRE's damped
+    steps keep :class:`~ase.constraints.FixInternals` stable where BFGS's long quasi-Newton
+    steps can throw a molecule into a region where the constraint cannot be met. A
+    relaxation that breaks off (the constraint cannot be met, or the calculator refuses
+    a structure, e.g. atoms too close) leaves ``image`` as it started.
+    """
     from ase.constraints import FixInternals
-    from ase.optimize import BFGS
+    from ase.optimize import FIRE
 
     held: dict[str, list] = {"bonds": [], "angles_deg": [], "dihedrals_deg": []}
     key = {"bond": "bonds", "angle": "angles_deg", "dihedral": "dihedrals_deg"}
     for coordinate in coordinates:
         held[key[coordinate.kind]].append([None, list(coordinate.indices)])
     original = list(image.constraints)
+    start = image.positions.copy()
     image.set_constraint([*original, FixInternals(**held, mic=bool(image.pbc.any()))])
     try:
-        return bool(BFGS(image, logfile=None).run(fmax=fmax, steps=steps))
+        with np.errstate(divide="ignore", invalid="ignore"):  # FixInternals on a collapsing structure
+            return bool(FIRE(image, logfile=None).run(fmax=fmax, steps=steps)), None
+    except ValueError as error:
+        image.positions[:] = start
+        return False, str(error)
     finally:
         image.set_constraint(original)
 

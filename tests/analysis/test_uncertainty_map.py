@@ -55,6 +55,33 @@ def test_a_dimer_scan_follows_the_analytic_curve(tmp_path):
     assert "highest at bond 0-1 (Å) = 1.6" in result.summary()
 
 
+class HoleyMorse(ScoredMorse):
+    """ScoredMorse that refuses every structure whose free atom has moved off its start, as a model with a hole might."""
+
+    def __init__(self, start, **kwargs):
+        super().__init__(**kwargs)
+        self.start = np.array(start)
+
+    def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+        if np.linalg.norm(atoms.positions[2] - self.start) > 1e-3:
+            raise ValueError("atoms 0 and 2 are 0.05 Å apart, closer than 0.1 Å")
+        super().calculate(atoms, properties, system_changes)
+
+
+def test_a_relaxation_that_breaks_off_leaves_that_point_unrelaxed_and_the_scan_goes_on():
+    trimer = Atoms("H3", positions=[[0, 0, 0], [R0, 0, 0], [0.3, 1.4, 0.2]])
+    lengths = np.linspace(0.95, 1.5, 4)
+    rigid = uncertainty_map(trimer, ScoredMorse(epsilon=EPSILON, r0=R0, rho0=RHO0), ["bond:0,1"], [lengths])
+    holey = HoleyMorse(trimer.positions[2], epsilon=EPSILON, r0=R0, rho0=RHO0)
+    with pytest.warns(UserWarning, match="relaxation at bond 0-1 .* broke off .*closer than 0.1"):
+        broken = uncertainty_map(trimer, holey, ["bond:0,1"], [lengths], relax=True, fmax=0.01)
+    assert not broken.converged.any()
+    np.testing.assert_allclose(broken.energy, rigid.energy, rtol=1e-12)
+    np.testing.assert_allclose(broken.achieved[:, 0], lengths, atol=1e-12)
+    assert all(structure.constraints == [] for structure in broken.structures)
+    assert "4 constrained relaxations did not converge" in broken.summary()
+
+
 def test_constrained_relaxation_holds_the_scanned_bond_and_lowers_the_energy():
     trimer = Atoms("H3", positions=[[0, 0, 0], [R0, 0, 0], [0.3, 1.4, 0.2]])
     calc = ScoredMorse(epsilon=EPSILON, r0=R0, rho0=RHO0)
