@@ -81,14 +81,15 @@ def split(name: str, work: Path, n_validation: int, seed: int) -> dict:
     return {**files, "test": test_file, "isolated": isolated_file, "num_train": len(frames) - n_validation}
 
 
-def train_ours(files: dict, directory: Path, seconds: float, seed: int) -> dict[str, float]:
-    config = TrainRunConfig(
-        data=DataConfig(
-            train_file=files["train"], validation_file=files["validation"], isolated_atoms_file=files["isolated"]
-        ),
+def allegro_run_config(
+    train: str, validation: str, isolated: str, directory: Path, seconds: float, seed: int, epochs: int = 100_000
+) -> TrainRunConfig:
+    """The training run of this benchmark (model size and optimiser above) for ``seconds`` or ``epochs``."""
+    return TrainRunConfig(
+        data=DataConfig(train_file=train, validation_file=validation, isolated_atoms_file=isolated),
         model=ModelSection(kind="allegro", options=dict(MODEL_OPTIONS)),
         training=TrainingConfig(
-            epochs=100_000,
+            epochs=epochs,
             batch_size=5,
             validation_batch_size=25,
             learning_rate=2e-3,
@@ -103,6 +104,10 @@ def train_ours(files: dict, directory: Path, seconds: float, seed: int) -> dict[
         ),
         output=OutputConfig(directory=str(directory), plot_every=0),
     )
+
+
+def train_ours(files: dict, directory: Path, seconds: float, seed: int) -> dict[str, float]:
+    config = allegro_run_config(files["train"], files["validation"], files["isolated"], directory, seconds, seed)
     started = time.perf_counter()
     model, result = train_from_config(config)
     wall = time.perf_counter() - started
