@@ -205,7 +205,9 @@ def add_uncertainty_commands(commands) -> None:
         "Give it twice for a 2D map",
     )
     scan.add_argument("--frame", default=0, type=int, help="frame of STRUCTURE to scan (default 0)")
-    scan.add_argument("--relax", action="store_true", help="relax everything else at each point (FIRE, scanned coordinates held)")
+    scan.add_argument(
+        "--relax", action="store_true", help="relax everything else at each point (FIRE, scanned coordinates held)"
+    )
     scan.add_argument("--fmax", type=float, default=0.05, help="relaxation force threshold in eV/Å (default 0.05)")
     scan.add_argument("--steps", type=int, default=200, help="most relaxation steps per point (default 200)")
     scan.add_argument("--training", help="training structures to show on the map (the same molecule)")

@@ -68,16 +68,24 @@ MODEL_OPTIONS = {
 }
 
 
+def write_split(frames: list, directory: Path, n_validation: int, seed: int) -> dict[str, str]:
+    """Write the seeded training/validation split of ``frames`` into ``directory``; returns the two file names.
+
+    The split depends on the seed and the sizes only, so writing it again gives the same files.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    order = np.random.default_rng(seed).permutation(len(frames))
+    files = {"train": str(directory / "train.xyz"), "validation": str(directory / "validation.xyz")}
+    ase.io.write(files["validation"], [frames[i] for i in sorted(order[:n_validation])], format="extxyz")
+    ase.io.write(files["train"], [frames[i] for i in sorted(order[n_validation:])], format="extxyz")
+    return files
+
+
 def split(name: str, work: Path, n_validation: int, seed: int) -> dict:
     """Write the seeded training/validation split of a dataset; returns the file names and the training size."""
     train_file, test_file, isolated_file = (str(DATA / part) for part in DATASETS[name])
     frames = ase.io.read(train_file, ":")
-    order = np.random.default_rng(seed).permutation(len(frames))
-    directory = work / name
-    directory.mkdir(parents=True, exist_ok=True)
-    files = {"train": str(directory / "train.xyz"), "validation": str(directory / "validation.xyz")}
-    ase.io.write(files["validation"], [frames[i] for i in sorted(order[:n_validation])], format="extxyz")
-    ase.io.write(files["train"], [frames[i] for i in sorted(order[n_validation:])], format="extxyz")
+    files = write_split(frames, work / name, n_validation, seed)
     return {**files, "test": test_file, "isolated": isolated_file, "num_train": len(frames) - n_validation}
 
 

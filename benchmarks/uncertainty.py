@@ -49,7 +49,8 @@ import torch
 from ase import Atoms
 from scipy.stats import spearmanr
 
-from accuracy import DATA, allegro_run_config
+from accuracy import DATA, allegro_run_config, write_split
+from asetools._files import atomic_path
 from asetools.analysis.uncertainty_map import plot_uncertainty_map, uncertainty_map
 from asetools.calculators import EnsembleCalc, PotentialCalc
 from asetools.checkpoint import load_potential
@@ -79,17 +80,6 @@ DATASETS = {
         },
     },
 }
-
-
-def write_split(frames: list[Atoms], directory: Path, n_validation: int, seed: int) -> dict[str, str]:
-    """Write a seeded training/validation split of ``frames`` (once); returns the two file names."""
-    directory.mkdir(parents=True, exist_ok=True)
-    files = {"train": str(directory / "train.xyz"), "validation": str(directory / "validation.xyz")}
-    if not all(Path(f).exists() for f in files.values()):
-        order = np.random.default_rng(seed).permutation(len(frames))
-        ase.io.write(files["validation"], [frames[i] for i in sorted(order[:n_validation])], format="extxyz")
-        ase.io.write(files["train"], [frames[i] for i in sorted(order[n_validation:])], format="extxyz")
-    return files
 
 
 def trained(train: str, validation: str, isolated: str, directory: Path, seconds: float, seed: int,
@@ -378,9 +368,8 @@ def record(work: Path, keys: list[str], value) -> None:
     for key in keys[:-1]:
         entry = entry.setdefault(key, {})
     entry[keys[-1]] = value
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(results, indent=2))
-    temporary.replace(path)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(results, indent=2))
 
 
 def main() -> None:
