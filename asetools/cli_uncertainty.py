@@ -61,6 +61,14 @@ def _fit_uncertainty(args: argparse.Namespace) -> int:
               f"structures (max) {report.spearman_structures:.3f}")
         print(f"  relative calibration error {report.relative_calibration_error:.3f}")
         print("  " + report.table().replace("\n", "\n  "))
+        calibration = fit.uncertainty.calibration
+        last_score = float(calibration.score_knots[-1])
+        origin, _, exponent = calibration.tail_parameters
+        if exponent > 0:
+            print(f"  above score {last_score:.4g} (beyond the validation atoms) the expected error grows as "
+                  f"(score - {origin:.4g})^{exponent:.2f}")
+        else:
+            print(f"  above score {last_score:.4g} the expected error stays constant (no rising trend to extrapolate)")
     else:
         print("no --validation data: scores only, not calibrated to force errors")
     output = Path(args.output or args.checkpoint)

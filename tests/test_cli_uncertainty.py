@@ -29,6 +29,7 @@ def test_fit_uncertainty_adds_a_calibrated_head_to_the_checkpoint(files, capsys)
     out = capsys.readouterr().out
     assert code == 0, out
     assert "components: BIC" in out and "Spearman" in out and "relative calibration error" in out
+    assert "the expected error" in out  # how the calibration behaves above the validation data
     payload = read_checkpoint(tmp_path / "model.pt")
     assert payload["metadata"] == {"epochs": 3}
     assert payload["uncertainty"]["info"]["training_structures"] == 16

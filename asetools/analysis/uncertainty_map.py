@@ -307,12 +307,24 @@ def plot_uncertainty_map(result: UncertaintyMap, path: str | os.PathLike, quanti
     save_png(figure, path)
 
 
+def _spans_decades(values: np.ndarray, decades: float = 2.0) -> bool:
+    """True when ``values`` are all positive and span more than ``decades`` orders of magnitude.
+
+    A calibrated uncertainty far from the data can be thousands of times its value near
+    the data; a logarithmic axis keeps both readable.
+    """
+    finite = values[np.isfinite(values)]
+    return finite.size > 1 and bool((finite > 0).all()) and finite.max() > 10**decades * finite.min()
+
+
 def _plot_profiles(result, left, right, uncertainty, label) -> None:
     x = result.axes[0]
     left.plot(x, result.relative_energy, "-o", color="tab:blue", markersize=3)
     left.set_ylabel("energy above the lowest point (eV)")
     right.plot(x, uncertainty, "-o", color="tab:red", markersize=3)
     right.set_ylabel(label)
+    if _spans_decades(uncertainty):
+        right.set_yscale("log")
     for axis in (left, right):
         axis.set_xlabel(result.coordinates[0].label)
         if result.training is not None:
@@ -333,7 +345,8 @@ def _plot_maps(figure, result, left, right, uncertainty, label) -> None:
     relative = result.relative_energy
     filled = left.contourf(first, second, relative, levels=15, cmap="viridis")
     figure.colorbar(filled, ax=left, label="energy above the lowest point (eV)")
-    colours = right.pcolormesh(first, second, uncertainty, shading="nearest", cmap="magma")
+    norm = "log" if _spans_decades(uncertainty) else None
+    colours = right.pcolormesh(first, second, uncertainty, shading="nearest", cmap="magma", norm=norm)
     figure.colorbar(colours, ax=right, label=label)
     lines = right.contour(first, second, relative, levels=10, colors="w", linewidths=0.7)
     right.clabel(lines, fontsize=7, fmt="%.3g")

@@ -1,10 +1,25 @@
 """Calibration: map a dimensionless uncertainty score to an expected force error in eV/Å.
 
-The map is a monotone (non-decreasing) fit of observed per-atom force errors
-against the score, by isotonic regression (``scipy.optimize.isotonic_regression``,
-pool-adjacent-violators). Each pooled block of the fit becomes one knot at the block's
-mean score; between knots the map is linear, beyond the outermost knots it is
-constant. A higher score therefore never predicts a smaller error.
+Inside the validation data the map is a monotone (non-decreasing) fit of observed
+per-atom force errors against the score, by isotonic regression
+(``scipy.optimize.isotonic_regression``, pool-adjacent-violators); atoms with equal
+scores are pooled first. Each pooled block of the fit becomes one knot at the block's
+mean score; between knots the map is linear,
+below the first knot it is constant.
+
+Above the last knot the map must keep rising: an atom far from the training data has a
+huge score and should get a large expected error, not the largest error seen in
+validation. There the map follows a power law of the score's excess over the smallest
+validation score,
+
+    error(s) = e_last + A [(s - s_0)^p - (s_last - s_0)^p],        s > s_last,
+
+with ``A`` and ``p`` fitted in log-log space to the binned upper half of the validation
+data. The tail joins the last knot continuously and, with ``0 <= p <= 1``, never falls.
+For a Gaussian mixture far from its components the score (NLL) grows as the squared
+Mahalanobis distance, so an error growing linearly with distance gives ``p = 1/2``;
+measured values sit near 0.4 (acac 0.44, ethanol 0.39). A higher score therefore never
+predicts a smaller error.
 """
 
 from __future__ import annotations
@@ -23,9 +38,22 @@ class ErrorCalibration(torch.nn.Module):
     Args:
         score_knots: ``[P]`` increasing scores.
         error_knots: ``[P]`` non-decreasing expected errors at the knots.
+        tail_origin: ``s_0``, the score from which the tail's power law is measured
+            (at most the last knot's score).
+        tail_scale: ``A`` >= 0, in eV/Å per score unit to the power ``p``.
+        tail_exponent: ``p`` in [0, 1]; 0 (the default) gives a constant tail.
     """
 
-    def __init__(self, score_knots: torch.Tensor, error_knots: torch.Tensor):
+    MAX_TAIL_EXPONENT = 1.0
+
+    def __init__(
+        self,
+        score_knots: torch.Tensor,
+        error_knots: torch.Tensor,
+        tail_origin: float | None = None,
+        tail_scale: float = 0.0,
+        tail_exponent: float = 0.0,
+    ):
         super().__init__()
         score_knots = torch.as_tensor(score_knots, dtype=torch.float64)
         error_knots = torch.as_tensor(error_knots, dtype=torch.float64)
@@ -33,12 +61,37 @@ class ErrorCalibration(torch.nn.Module):
             raise ValueError("calibration knots must be two non-empty 1D arrays of the same length")
         if bool((torch.diff(score_knots) <= 0).any()) or bool((torch.diff(error_knots) < 0).any()):
             raise ValueError("calibration knots must have increasing scores and non-decreasing errors")
+        tail_origin = float(score_knots[0]) if tail_origin is None else float(tail_origin)
+        tail_scale, tail_exponent = float(tail_scale), float(tail_exponent)
+        if not all(np.isfinite([tail_origin, tail_scale, tail_exponent])):
+            raise ValueError("the calibration tail's parameters must be finite")
+        if tail_origin > float(score_knots[-1]):
+            raise ValueError("the calibration tail's origin must not lie above the last knot's score")
+        if tail_scale < 0 or not 0 <= tail_exponent <= self.MAX_TAIL_EXPONENT:
+            raise ValueError(
+                f"the calibration tail needs scale >= 0 and 0 <= exponent <= {self.MAX_TAIL_EXPONENT}"
+            )
         self.register_buffer("score_knots", score_knots)
         self.register_buffer("error_knots", error_knots)
+        self.register_buffer("tail", torch.tensor([tail_origin, tail_scale, tail_exponent], dtype=torch.float64))
+
+    @property
+    def tail_parameters(self) -> tuple[float, float, float]:
+        """``(s_0, A, p)`` of the tail above the last knot."""
+        origin, scale, exponent = self.tail.tolist()
+        return origin, scale, exponent
 
     @classmethod
-    def fit(cls, scores: np.ndarray, errors: np.ndarray) -> ErrorCalibration:
-        """Fit the map to per-atom ``scores`` ``[M]`` and observed errors ``[M]``."""
+    def fit(
+        cls, scores: np.ndarray, errors: np.ndarray, extrapolate: bool = True, tail_bins: int = 10
+    ) -> ErrorCalibration:
+        """Fit the map to per-atom ``scores`` ``[M]`` and observed errors ``[M]`` (eV/Å).
+
+        Args:
+            extrapolate: fit the rising power-law tail above the data; ``False`` keeps the
+                map constant there (at the largest fitted error).
+            tail_bins: equal-count bins of the upper half of the scores used for the tail fit.
+        """
         from scipy.optimize import isotonic_regression
 
         scores = np.asarray(scores, dtype=float).ravel()
@@ -49,25 +102,67 @@ class ErrorCalibration(torch.nn.Module):
             raise ValueError("calibration data contain NaN or infinite values")
         order = np.argsort(scores, kind="stable")
         scores, errors = scores[order], errors[order]
-        fitted = isotonic_regression(errors, increasing=True)
+        # Atoms with equal scores share one expected error: pool them (weighted by count) first.
+        unique_scores, first, counts = np.unique(scores, return_index=True, return_counts=True)
+        mean_errors = np.add.reduceat(errors, first) / counts
+        fitted = isotonic_regression(mean_errors, weights=counts.astype(float), increasing=True)
         starts = fitted.blocks[:-1]
-        block_sizes = np.diff(fitted.blocks)
-        block_scores = np.add.reduceat(scores, starts) / block_sizes
+        block_counts = np.add.reduceat(counts, starts)
+        block_scores = np.add.reduceat(unique_scores * counts, starts) / block_counts
         block_errors = fitted.x[starts]
-        # Blocks with equal mean scores (ties) cannot be separate knots: keep the last (largest) error.
+        # Guard against rounding making two neighbouring block means equal: keep the later one.
         keep = np.append(np.diff(block_scores) > 0, True)
-        return cls(torch.from_numpy(block_scores[keep]), torch.from_numpy(block_errors[keep]))
+        origin, scale, exponent = scores[0], 0.0, 0.0
+        if extrapolate:
+            scale, exponent = _power_law_tail(scores, errors, origin, tail_bins)
+        return cls(
+            torch.from_numpy(block_scores[keep]), torch.from_numpy(block_errors[keep]), origin, scale, exponent
+        )
 
     def forward(self, scores: torch.Tensor) -> torch.Tensor:
         """Expected errors ``[M]`` (eV/Å) at ``scores`` ``[M]``."""
         knots, values = self.score_knots.to(scores.dtype), self.error_knots.to(scores.dtype)
         if knots.numel() == 1:
-            return values.expand_as(scores).clone()
-        clamped = scores.clamp(knots[0], knots[-1])
-        right = torch.searchsorted(knots, clamped.contiguous()).clamp(1, knots.numel() - 1)
-        left = right - 1
-        fraction = (clamped - knots[left]) / (knots[right] - knots[left])
-        return values[left] + fraction * (values[right] - values[left])
+            inside = values.expand_as(scores).clone()
+        else:
+            clamped = scores.clamp(knots[0], knots[-1])
+            right = torch.searchsorted(knots, clamped.contiguous()).clamp(1, knots.numel() - 1)
+            left = right - 1
+            fraction = (clamped - knots[left]) / (knots[right] - knots[left])
+            inside = values[left] + fraction * (values[right] - values[left])
+        return inside + self._tail_rise(scores)
+
+    def _tail_rise(self, scores: torch.Tensor) -> torch.Tensor:
+        """``[M]`` the tail's rise above the last knot's error (0 at and below the last knot)."""
+        origin, scale, exponent = self.tail.unbind()
+        last = self.score_knots[-1]
+        # In float64, so that huge scores (1e9 and more far from the data) keep their ordering.
+        beyond = scores.to(torch.float64).clamp_min(last)
+        rise = scale * ((beyond - origin).pow(exponent) - (last - origin).pow(exponent))
+        return rise.clamp_min(0.0).to(scores.dtype)
+
+
+def _power_law_tail(scores: np.ndarray, errors: np.ndarray, origin: float, bins: int) -> tuple[float, float]:
+    """``(A, p)`` of ``error = A (score - origin)^p`` fitted to the upper half of sorted ``scores``.
+
+    The upper half is split into ``bins`` equal-count bins; a least-squares line through
+    the bins' log mean excess score and log mean error gives ``p`` (clipped to [0, 1]) and
+    ``A``. Too few distinct bins, or non-positive errors, give a flat tail ``(0, 0)``.
+    """
+    upper = np.arange(scores.size // 2, scores.size)
+    groups = [g for g in np.array_split(upper, min(bins, upper.size)) if g.size]
+    excess = np.array([scores[g].mean() - origin for g in groups])
+    mean_errors = np.array([errors[g].mean() for g in groups])
+    usable = (excess > 0) & (mean_errors > 0)
+    if usable.sum() < 2 or np.ptp(np.log(excess[usable])) == 0:
+        return 0.0, 0.0
+    x, y = np.log(excess[usable]), np.log(mean_errors[usable])
+    exponent = float(np.clip(np.polyfit(x, y, 1)[0], 0.0, ErrorCalibration.MAX_TAIL_EXPONENT))
+    if exponent == 0.0:
+        return 0.0, 0.0
+    # With the exponent fixed (after clipping), the best log-space intercept is the mean residual.
+    scale = float(np.exp(np.mean(y - exponent * x)))
+    return scale, exponent
 
 
 @dataclass

@@ -89,6 +89,7 @@ class LatentUncertainty(torch.nn.Module):
         if self.calibration is not None:
             payload["calibration_scores"] = self.calibration.score_knots.detach().cpu().double()
             payload["calibration_errors"] = self.calibration.error_knots.detach().cpu().double()
+            payload["calibration_tail"] = self.calibration.tail.detach().cpu().double()
         return payload
 
     @classmethod
@@ -101,7 +102,10 @@ class LatentUncertainty(torch.nn.Module):
             mixture = GaussianMixture(payload["log_weights"], payload["means"], payload["precision_factors"])
             calibration = None
             if "calibration_scores" in payload:
-                calibration = ErrorCalibration(payload["calibration_scores"], payload["calibration_errors"])
+                # Heads written before the tail existed have none: their map stays constant above the data.
+                tail = payload.get("calibration_tail")
+                tail = {} if tail is None else dict(zip(("tail_origin", "tail_scale", "tail_exponent"), tail.tolist()))
+                calibration = ErrorCalibration(payload["calibration_scores"], payload["calibration_errors"], **tail)
             return cls(payload["feature_mean"], payload["feature_scale"], mixture, calibration, payload.get("info"))
-        except (KeyError, ValueError, RuntimeError) as error:
+        except (KeyError, ValueError, RuntimeError, TypeError, AttributeError) as error:
             raise ValueError(f"the uncertainty entry is damaged ({type(error).__name__}: {error}); refit it") from error

@@ -9,6 +9,7 @@ from ase.calculators.morse import MorsePotential
 from ase.io import read
 
 from asetools.analysis import InternalCoordinate, plot_uncertainty_map, uncertainty_map
+from asetools.analysis.uncertainty_map import _spans_decades
 from asetools.calculators import EnsembleCalc, PotentialCalc
 from asetools.models import Potential
 from asetools.uncertainty import fit_uncertainty
@@ -145,6 +146,18 @@ def test_a_two_coordinate_map_with_a_single_model_uncertainty(tmp_path, ethanol_
     assert np.all((result.training[:, 0] > 0) & (result.training[:, 0] <= 360))
     plot_uncertainty_map(result, tmp_path / "map.png")
     assert (tmp_path / "map.png").stat().st_size > 10000
+    # Values over five decades (a calibrated tail far from the data) get a logarithmic colour scale.
+    result.uncertainties["uncertainty"] = np.logspace(-2, 3, 12).reshape(4, 3)
+    plot_uncertainty_map(result, tmp_path / "wide.png")
+    assert (tmp_path / "wide.png").stat().st_size > 10000
+
+
+def test_wide_positive_ranges_are_plotted_on_a_log_scale():
+    assert _spans_decades(np.array([0.05, 0.2, 400.0]))
+    assert not _spans_decades(np.array([0.05, 0.2, 4.0]))
+    assert not _spans_decades(np.array([-250.0, 0.2, 6e9]))  # scores (NLL) can be negative
+    assert not _spans_decades(np.array([0.0, 1.0, 1e3]))
+    assert _spans_decades(np.array([np.nan, 1e-3, 1.0]))
 
 
 def test_an_ensemble_gives_force_uncertainties_in_ev_per_angstrom(ethanol_frames):
