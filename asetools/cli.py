@@ -58,6 +58,12 @@ def _print_training_result(result, name: str = "") -> None:
     print(f"{name}stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
     print("validation errors of the kept weights:")
     print(format_report(result.final))
+    if result.uncertainty is not None:
+        from .cli_uncertainty import print_uncertainty_fit
+        from .training.uncertainty_head import UNCERTAINTY_PLOT
+
+        print(f"{name}uncertainty added to best.pt (calibration plot {UNCERTAINTY_PLOT}):")
+        print_uncertainty_fit(result.uncertainty)
 
 
 def _train(args: argparse.Namespace) -> int:

@@ -7,7 +7,38 @@ import argparse
 import sys
 from pathlib import Path
 
-__all__ = ["add_uncertainty_commands", "parse_scan"]
+__all__ = ["add_uncertainty_commands", "parse_scan", "print_uncertainty_fit"]
+
+
+def print_uncertainty_fit(fit) -> None:
+    """Print what :func:`~asetools.uncertainty.fit_uncertainty` fitted: mixture size, score percentiles, calibration."""
+    info = fit.uncertainty.info
+    print(
+        f"fitted a {info['num_components']}-component mixture to {info['fitted_atoms']} of "
+        f"{info['training_atoms']} training atoms ({info['training_structures']} structures)"
+    )
+    median, p90, p99, highest = (info["training_score_percentiles"][q] for q in ("50", "90", "99", "100"))
+    print(
+        f"training-atom scores: median {median:.1f}, 90% {p90:.1f}, 99% {p99:.1f}, max {highest:.1f} "
+        "(atoms scoring well above these are unlike the training data)"
+    )
+    if fit.report is not None:
+        report = fit.report
+        print(f"calibration on {info['validation_structures']} validation structures (two-fold cross-fitted):")
+        print(f"  Spearman rank correlation, score vs force error: atoms {report.spearman_atoms:.3f}, "
+              f"structures (max) {report.spearman_structures:.3f}")
+        print(f"  relative calibration error {report.relative_calibration_error:.3f}")
+        print("  " + report.table().replace("\n", "\n  "))
+        calibration = fit.uncertainty.calibration
+        last_score = float(calibration.score_knots[-1])
+        origin, _, exponent = calibration.tail_parameters
+        if exponent > 0:
+            print(f"  above score {last_score:.4g} (beyond the validation atoms) the expected error grows as "
+                  f"(score - {origin:.4g})^{exponent:.2f}")
+        else:
+            print(f"  above score {last_score:.4g} the expected error stays constant (no rising trend to extrapolate)")
+    else:
+        print("no --validation data: scores only, not calibrated to force errors")
 
 
 def _fit_uncertainty(args: argparse.Namespace) -> int:
@@ -44,33 +75,7 @@ def _fit_uncertainty(args: argparse.Namespace) -> int:
         on_component=report_size,
         index=args.index,
     )
-    info = fit.uncertainty.info
-    print(
-        f"fitted a {info['num_components']}-component mixture to {info['fitted_atoms']} of "
-        f"{info['training_atoms']} training atoms ({info['training_structures']} structures)"
-    )
-    median, p90, p99, highest = (info["training_score_percentiles"][q] for q in ("50", "90", "99", "100"))
-    print(
-        f"training-atom scores: median {median:.1f}, 90% {p90:.1f}, 99% {p99:.1f}, max {highest:.1f} "
-        "(atoms scoring well above these are unlike the training data)"
-    )
-    if fit.report is not None:
-        report = fit.report
-        print(f"calibration on {info['validation_structures']} validation structures (two-fold cross-fitted):")
-        print(f"  Spearman rank correlation, score vs force error: atoms {report.spearman_atoms:.3f}, "
-              f"structures (max) {report.spearman_structures:.3f}")
-        print(f"  relative calibration error {report.relative_calibration_error:.3f}")
-        print("  " + report.table().replace("\n", "\n  "))
-        calibration = fit.uncertainty.calibration
-        last_score = float(calibration.score_knots[-1])
-        origin, _, exponent = calibration.tail_parameters
-        if exponent > 0:
-            print(f"  above score {last_score:.4g} (beyond the validation atoms) the expected error grows as "
-                  f"(score - {origin:.4g})^{exponent:.2f}")
-        else:
-            print(f"  above score {last_score:.4g} the expected error stays constant (no rising trend to extrapolate)")
-    else:
-        print("no --validation data: scores only, not calibrated to force errors")
+    print_uncertainty_fit(fit)
     output = Path(args.output or args.checkpoint)
     add_uncertainty(args.checkpoint, fit.uncertainty, output)
     print(f"wrote the uncertainty into {output}")

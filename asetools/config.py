@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["from_dict", "to_dict", "load_yaml"]
+__all__ = ["from_dict", "to_dict", "load_yaml", "read_yaml_mapping"]
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -27,6 +27,11 @@ def to_dict(config: Any) -> dict[str, Any]:
 
 def load_yaml(cls: type[T], path: str | os.PathLike) -> T:
     """Load a configuration dataclass of type ``cls`` from a YAML file."""
+    return from_dict(cls, read_yaml_mapping(path), context=os.fspath(path))
+
+
+def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
+    """The top-level mapping of the YAML file at ``path`` (an empty file gives ``{}``)."""
     import yaml
 
     path = os.fspath(path)
@@ -38,7 +43,7 @@ def load_yaml(cls: type[T], path: str | os.PathLike) -> T:
         data = {}
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of option names to values at the top level")
-    return from_dict(cls, data, context=path)
+    return data
 
 
 def from_dict(cls: type[T], data: dict[str, Any], context: str | None = None) -> T:

@@ -7,6 +7,8 @@ A configuration file has four sections, and a fifth for co-training::
     training:   optimiser, loss weights, schedule, stopping (TrainingConfig)
     output:     the run directory (OutputConfig)
     mts:        optional: co-train a fast model with ``model`` as the slow one (MTSSection)
+    uncertainty: optional: fit a single-model uncertainty into ``best.pt`` after training
+                (UncertaintySection)
 
 Every field has a default except ``data.train_file``. Normalisation fields of the
 model (neighbour count, energy shifts and scales) come from the training data.
@@ -18,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..config import from_dict, load_yaml
+from ..config import from_dict, read_yaml_mapping
 from ..data.frames import LabelKeys
 
 __all__ = [
@@ -27,6 +29,7 @@ __all__ = [
     "TrainingConfig",
     "OutputConfig",
     "MTSSection",
+    "UncertaintySection",
     "TrainRunConfig",
     "load_train_config",
 ]
@@ -264,16 +267,51 @@ class MTSSection:
 
 
 @dataclass
+class UncertaintySection:
+    """Fit a single-model uncertainty into the run's ``best.pt`` once training ends.
+
+    The same fit as ``asetools fit-uncertainty``: a Gaussian mixture over the kept
+    model's per-atom latent features of the training split, calibrated to expected
+    force errors (eV/Å) on the validation split. It needs a model with latent features
+    (Allegro) and at least 4 validation structures; both are checked before training.
+
+    Attributes:
+        num_components: the mixture size; ``None`` (the default) chooses it by BIC.
+        max_components: the largest mixture the BIC scan tries.
+        max_atoms: fit the mixture to at most this many training atoms, drawn at random.
+        batch_size: structures per model evaluation while fitting.
+    """
+
+    num_components: int | None = None
+    max_components: int = 50
+    max_atoms: int = 50_000
+    batch_size: int = 16
+
+    def __post_init__(self):
+        if self.num_components is not None and self.num_components < 1:
+            raise ValueError(f"uncertainty.num_components: need at least 1, got {self.num_components}")
+        for name in ("max_components", "max_atoms", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"uncertainty.{name}: need at least 1, got {getattr(self, name)}")
+
+
+@dataclass
 class TrainRunConfig:
-    """A whole training run: data, model, training and output sections, and optionally ``mts``."""
+    """A whole training run: data, model, training and output sections, and optionally ``mts`` and ``uncertainty``."""
 
     data: DataConfig
     model: ModelSection = field(default_factory=ModelSection)
     training: TrainingConfig = field(default_factory=TrainingConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     mts: MTSSection | None = None
+    uncertainty: UncertaintySection | None = None
 
     def __post_init__(self):
+        if self.mts is not None and self.uncertainty is not None:
+            raise ValueError(
+                "uncertainty: a single-model uncertainty is not available for multiple-time-step pairs; "
+                "remove the uncertainty section (or the mts section)"
+            )
         if self.mts is None:
             return
         fast = self.mts.fast_model
@@ -300,8 +338,17 @@ class TrainRunConfig:
 
 
 def load_train_config(path: str | os.PathLike) -> TrainRunConfig:
-    """Read and validate a training configuration; relative file names are relative to the file."""
-    config = load_yaml(TrainRunConfig, path)
+    """Read and validate a training configuration; relative file names are relative to the file.
+
+    A bare ``uncertainty:`` line (or ``uncertainty: true``) turns the section on with its
+    defaults; ``uncertainty: false`` or no such line leaves it off.
+    """
+    data = read_yaml_mapping(path)
+    if "uncertainty" in data and (data["uncertainty"] is None or data["uncertainty"] is True):
+        data["uncertainty"] = {}
+    elif data.get("uncertainty") is False:
+        data["uncertainty"] = None
+    config = from_dict(TrainRunConfig, data, context=os.fspath(path))
     base = os.path.dirname(os.path.abspath(os.fspath(path)))
     config.data.resolve_paths(base)
     if not os.path.isabs(config.output.directory):

@@ -34,7 +34,7 @@ from .config import NORMALISATION_FIELDS, ModelSection, TrainingConfig, TrainRun
 from .distributed import ProcessGroup, initialise_from_environment, leave_process_group, process_device
 from .samples import make_samples
 from .mts import MTSTrainer, residual_force_rms, residual_normalisation
-from .trainer import LAST_CHECKPOINT, FitResult, Trainer
+from .trainer import BEST_CHECKPOINT, LAST_CHECKPOINT, FitResult, Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -130,10 +130,16 @@ def train_from_config(config: TrainRunConfig, resume: bool = False, progress: bo
     """
     joined_here = not (torch.distributed.is_available() and torch.distributed.is_initialized())
     group = initialise_from_environment(config.training.device)
-    outcome = _train(config, group, resume, progress)
+    model, result, data = _train(config, group, resume, progress)
     if joined_here:  # not after an error: the other processes may never reach the barrier
         leave_process_group()
-    return outcome
+    if config.uncertainty is not None and group.is_main:  # after the group is left: no one waits on it
+        from .uncertainty_head import fit_run_uncertainty
+
+        checkpoint = Path(config.output.directory) / BEST_CHECKPOINT
+        result.uncertainty = fit_run_uncertainty(config, data, checkpoint, process_device(config.training.device),
+                                                 progress)
+    return model, result
 
 
 def _check_run_directory(directory: Path, resume: bool, checkpoints: Sequence[Path]) -> None:
@@ -159,7 +165,9 @@ def _run_metadata(config: TrainRunConfig, data: TrainingData, statistics: Datase
     }
 
 
-def _train(config: TrainRunConfig, group: ProcessGroup, resume: bool, progress: bool) -> tuple[EnergyModel, FitResult]:
+def _train(
+    config: TrainRunConfig, group: ProcessGroup, resume: bool, progress: bool
+) -> tuple[EnergyModel, FitResult, TrainingData]:
     directory = Path(config.output.directory)
     last = directory / LAST_CHECKPOINT
     stages = [last] if config.mts is None else [directory / FAST_DIRECTORY / LAST_CHECKPOINT, last]
@@ -170,11 +178,15 @@ def _train(config: TrainRunConfig, group: ProcessGroup, resume: bool, progress: 
         directory.mkdir(parents=True, exist_ok=True)
         _write_config(config, directory / "config.yaml")
     if config.mts is not None:
-        return _train_pair(config, data, group, resume, progress)
+        return (*_train_pair(config, data, group, resume, progress), data)
     model, statistics = build_model(config, data)
+    if config.uncertainty is not None:
+        from .uncertainty_head import check_uncertainty_section
+
+        check_uncertainty_section(model, len(data.validation))
     _log_data(data, statistics, group)
     trainer = _stage_trainer(Trainer, model, config, config.training, data, statistics, directory, group, progress)
-    return model, _run_stage(trainer, directory, resume, group)
+    return model, _run_stage(trainer, directory, resume, group), data
 
 
 def _log_data(data: TrainingData, statistics: DatasetStatistics, group: ProcessGroup, what: str = "") -> None:

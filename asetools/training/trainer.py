@@ -53,6 +53,8 @@ class FitResult:
         best_epoch: the epoch whose weights were kept (0: the initial ones).
         seconds: training time, summed over resumed parts.
         stop_reason: why the run ended.
+        uncertainty: the :class:`~asetools.uncertainty.UncertaintyFit` added to ``best.pt``
+            when the configuration has an ``uncertainty`` section, else ``None``.
     """
 
     history: list[dict[str, float]] = field(default_factory=list)
@@ -61,6 +63,7 @@ class FitResult:
     best_epoch: int = 0
     seconds: float = 0.0
     stop_reason: str = ""
+    uncertainty: Any = None
 
 
 def _ema_average(decay: float):
