@@ -15,23 +15,22 @@ import torch
 from ..models import EnergyModel
 from .config import TrainRunConfig, UncertaintySection
 
-__all__ = ["MIN_VALIDATION_STRUCTURES", "check_uncertainty_section", "fit_run_uncertainty", "UNCERTAINTY_PLOT"]
+__all__ = ["check_uncertainty_section", "fit_run_uncertainty", "UNCERTAINTY_PLOT"]
 
 logger = logging.getLogger(__name__)
 
-#: Calibration is cross-fitted over two halves of the validation structures; fewer than this is too few.
-MIN_VALIDATION_STRUCTURES = 4
 #: The calibration plot written beside ``best.pt``.
 UNCERTAINTY_PLOT = "best_uncertainty.png"
 
 
 def check_uncertainty_section(model: EnergyModel, num_validation: int) -> None:
     """Raise ValueError, before training, when the ``uncertainty`` section cannot be honoured."""
-    if getattr(model, "num_latent_features", None) is None:
-        raise ValueError(
-            f"uncertainty: {type(model).__name__} models have no per-atom latent features to fit a "
-            "mixture to; use an Allegro model or remove the uncertainty section"
-        )
+    from ..uncertainty.fit import MIN_VALIDATION_STRUCTURES, as_fittable_potential
+
+    try:
+        as_fittable_potential(model)
+    except TypeError as error:
+        raise ValueError(f"uncertainty: {error}; or remove the uncertainty section") from error
     if num_validation < MIN_VALIDATION_STRUCTURES:
         raise ValueError(
             f"uncertainty: calibration needs at least {MIN_VALIDATION_STRUCTURES} validation structures, the run "

@@ -142,6 +142,11 @@ class ErrorCalibration(torch.nn.Module):
         return rise.clamp_min(0.0).to(scores.dtype)
 
 
+def _equal_count_groups(indices: np.ndarray, bins: int) -> list[np.ndarray]:
+    """``indices`` cut in order into at most ``bins`` consecutive groups of (nearly) equal size, none empty."""
+    return [group for group in np.array_split(indices, min(bins, indices.size)) if group.size]
+
+
 def _power_law_tail(scores: np.ndarray, errors: np.ndarray, origin: float, bins: int) -> tuple[float, float]:
     """``(A, p)`` of ``error = A (score - origin)^p`` fitted to the upper half of sorted ``scores``.
 
@@ -149,8 +154,7 @@ def _power_law_tail(scores: np.ndarray, errors: np.ndarray, origin: float, bins:
     the bins' log mean excess score and log mean error gives ``p`` (clipped to [0, 1]) and
     ``A``. Too few distinct bins, or non-positive errors, give a flat tail ``(0, 0)``.
     """
-    upper = np.arange(scores.size // 2, scores.size)
-    groups = [g for g in np.array_split(upper, min(bins, upper.size)) if g.size]
+    groups = _equal_count_groups(np.arange(scores.size // 2, scores.size), bins)
     excess = np.array([scores[g].mean() - origin for g in groups])
     mean_errors = np.array([errors[g].mean() for g in groups])
     usable = (excess > 0) & (mean_errors > 0)
@@ -215,8 +219,7 @@ def calibration_report(
     max_error = np.full(n_structures, -np.inf)
     np.maximum.at(max_score, structure_index, scores)
     np.maximum.at(max_error, structure_index, observed)
-    order = np.argsort(predicted, kind="stable")
-    groups = [g for g in np.array_split(order, min(bins, order.size)) if g.size]
+    groups = _equal_count_groups(np.argsort(predicted, kind="stable"), bins)
     mean_predicted = np.array([predicted[g].mean() for g in groups])
     mean_observed = np.array([observed[g].mean() for g in groups])
     counts = np.array([g.size for g in groups])

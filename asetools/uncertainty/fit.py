@@ -39,7 +39,12 @@ class AtomEvaluation:
     force_errors: np.ndarray | None = None
 
 
-def _as_potential(model: EnergyModel | Potential) -> Potential:
+#: Calibration is cross-fitted over two halves of the validation structures; fewer than this is too few.
+MIN_VALIDATION_STRUCTURES = 4
+
+
+def as_fittable_potential(model: EnergyModel | Potential) -> Potential:
+    """``model`` as a Potential; TypeError when it has no per-atom latent features to fit a mixture to."""
     potential = model if isinstance(model, Potential) else Potential(model)
     if getattr(potential.model, "num_latent_features", None) is None:
         raise TypeError(
@@ -103,7 +108,7 @@ def atom_features(
 ) -> AtomEvaluation:
     """Latent features ``[M, F]`` of every atom of ``images`` (a file, one ``Atoms`` or many), streamed."""
     frames = iterate_frames(images, index=index, progress=progress, description="features")
-    return _evaluate_atoms(_as_potential(model).eval(), frames, batch_size)
+    return _evaluate_atoms(as_fittable_potential(model).eval(), frames, batch_size)
 
 
 @dataclass
@@ -173,7 +178,7 @@ def fit_uncertainty(
         on_component: called as ``on_component(K, bic)`` after each size of the BIC scan.
         index: which frames of a ``training`` file to use, in ``ase.io`` syntax.
     """
-    potential = _as_potential(model)
+    potential = as_fittable_potential(model)
     training_atoms = atom_features(potential, training, batch_size=batch_size, progress=progress, index=index)
     features = torch.from_numpy(training_atoms.features)
     if features.shape[0] < 2:
@@ -208,8 +213,10 @@ def fit_uncertainty(
     calibration, report, evaluated, scores = None, None, None, None
     if validation is not None:
         frames = label_frames(list(validation), keys, potential.species)
-        if len(frames) < 4:
-            raise ValueError(f"calibration needs at least 4 validation structures, got {len(frames)}")
+        if len(frames) < MIN_VALIDATION_STRUCTURES:
+            raise ValueError(
+                f"calibration needs at least {MIN_VALIDATION_STRUCTURES} validation structures, got {len(frames)}"
+            )
         unscored = LatentUncertainty(mean, scale, mixture)
         evaluated = _evaluate_atoms(
             potential.eval(), iterate_frames(frames, progress=progress, description="validation"), batch_size
