@@ -50,6 +50,9 @@ class PotentialOutput:
             of the atom's features under the fitted mixture; dimensionless), or ``None``.
         atom_force_uncertainty: ``[N]`` expected norm of each atom's force error in eV/Å,
             when the uncertainty is calibrated and was asked for; else ``None``.
+        atom_virials: ``[N, 3, 3]`` per-atom virials in eV, or ``None`` if not asked for:
+            atom ``i`` gets ``-sum_j r_ij (x) dE_i/dr_ij`` (symmetrised) over its own edges,
+            so they sum to ``virial`` and a domain's share needs only its own centres.
     """
 
     energy: torch.Tensor
@@ -60,6 +63,7 @@ class PotentialOutput:
     atom_features: torch.Tensor | None = None
     atom_uncertainty: torch.Tensor | None = None
     atom_force_uncertainty: torch.Tensor | None = None
+    atom_virials: torch.Tensor | None = None
 
 
 class Potential(torch.nn.Module):
@@ -112,6 +116,7 @@ class Potential(torch.nn.Module):
         create_graph: bool = False,
         compute_features: bool = False,
         compute_uncertainty: bool = False,
+        compute_atom_virials: bool = False,
     ) -> PotentialOutput:
         """Energies, and on request forces, stress, features and uncertainty, of every structure in ``graph``.
 
@@ -125,6 +130,9 @@ class Potential(torch.nn.Module):
                 features only, such as Allegro).
             compute_uncertainty: score the features with the fitted uncertainty (raises
                 if there is none); implies ``compute_features``.
+            compute_atom_virials: also compute the per-atom virials (implies
+                ``compute_stress``); strictly local models evaluated without a
+                parameter graph only, as in MD.
         """
         if compute_uncertainty and self.uncertainty is None:
             raise ValueError(
@@ -134,8 +142,16 @@ class Potential(torch.nn.Module):
         compute_features = compute_features or compute_uncertainty
         if compute_features and getattr(self.model, "num_latent_features", None) is None:
             raise TypeError(f"{type(self.model).__name__} models have no per-atom latent features")
-        if isinstance(self.model, LocalEnergyModel) and not create_graph and not self._parameters_need_grad():
-            output = self._forward_in_blocks(graph, compute_forces, compute_stress, compute_features)
+        blocked = isinstance(self.model, LocalEnergyModel) and not create_graph and not self._parameters_need_grad()
+        if compute_atom_virials and not blocked:
+            raise ValueError(
+                f"per-atom virials need a strictly local model evaluated outside training (no create_graph, "
+                f"no parameter gradients); {type(self.model).__name__} here is not"
+            )
+        if blocked:
+            output = self._forward_in_blocks(
+                graph, compute_forces, compute_stress or compute_atom_virials, compute_features, compute_atom_virials
+            )
             return self._scored(output) if compute_uncertainty else output
         needs_grad = compute_forces or compute_stress
         strain = None
@@ -191,7 +207,12 @@ class Potential(torch.nn.Module):
         return output
 
     def _forward_in_blocks(
-        self, graph: AtomicGraph, compute_forces: bool, compute_stress: bool, compute_features: bool = False
+        self,
+        graph: AtomicGraph,
+        compute_forces: bool,
+        compute_stress: bool,
+        compute_features: bool = False,
+        compute_atom_virials: bool = False,
     ) -> PotentialOutput:
         """Block-by-block evaluation of a strictly local model; outputs carry no autograd graph."""
         needs_grad = compute_forces or compute_stress
@@ -238,8 +259,12 @@ class Potential(torch.nn.Module):
             output.forces = forces.index_add_(0, neighbour, edge_grads, alpha=-1.0)
         if compute_stress:
             edge_virials = vectors.unsqueeze(2) * edge_grads.unsqueeze(1)  # [E, 3, 3]: r_a g_b
+            edge_virials = 0.5 * (edge_virials + edge_virials.transpose(1, 2))
             d_energy_d_strain = torch.zeros_like(graph.cell).index_add_(0, graph.batch[centre], edge_virials)
-            _set_stress(output, 0.5 * (d_energy_d_strain + d_energy_d_strain.transpose(1, 2)), graph.cell)
+            _set_stress(output, d_energy_d_strain, graph.cell)
+            if compute_atom_virials:
+                atom_virials = graph.positions.new_zeros(graph.num_atoms, 3, 3).index_add_(0, centre, edge_virials)
+                output.atom_virials = atom_virials.neg_()
         return output
 
 
