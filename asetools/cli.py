@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .cli_analysis import add_analysis_commands
+from .cli_lammps import add_lammps_commands
 from .cli_uncertainty import add_uncertainty_commands
 
 __all__ = ["main"]
@@ -203,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(handler=_evaluate)
     add_analysis_commands(commands)
     add_uncertainty_commands(commands)
+    add_lammps_commands(commands)
     return parser
 
 
@@ -210,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (FileNotFoundError, FileExistsError, ValueError, FloatingPointError) as error:
+    except (FileNotFoundError, FileExistsError, ImportError, ValueError, FloatingPointError) as error:
         print(f"asetools {args.command}: error: {error}", file=sys.stderr)
         return 2
 

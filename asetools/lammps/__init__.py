@@ -6,5 +6,6 @@ atoms and a shell of ghost atoms (:class:`DomainEvaluator`) through LAMMPS's
 """
 
 from .domain import DomainEvaluator, DomainResult
+from .driver import ENSEMBLES, LammpsMD, ThermoState
 
-__all__ = ["DomainEvaluator", "DomainResult"]
+__all__ = ["DomainEvaluator", "DomainResult", "ENSEMBLES", "LammpsMD", "ThermoState"]
