@@ -25,7 +25,7 @@ import torch
 from ase import Atoms
 from ase.data import atomic_numbers
 
-from ..graph import build_graph
+from ..graph import AtomicGraph, build_graph
 from ..models import Potential
 from ..models.local import LocalEnergyModel
 
@@ -92,7 +92,9 @@ class DomainEvaluator:
         """The shell of ghost atoms a rank needs around its subdomain: ``2 r_max``, in Å."""
         return 2.0 * self.cutoff
 
-    def __call__(self, positions: np.ndarray, species: np.ndarray, nlocal: int) -> DomainResult:
+    def __call__(
+        self, positions: np.ndarray, species: np.ndarray, nlocal: int, tags: np.ndarray | None = None
+    ) -> DomainResult:
         """Energy, forces and virial of the first ``nlocal`` atoms.
 
         Args:
@@ -100,6 +102,12 @@ class DomainEvaluator:
                 the ghosts (periodic images included as separate atoms).
             species: ``[n]`` index of each atom's element in the model's species list.
             nlocal: how many of the atoms are local (the first ones).
+            tags: ``[n]`` global atom IDs (LAMMPS's tags), or ``None``. With them, a
+                ghost that is an image of a local atom is not evaluated as a centre (its
+                force contributions are added to the local atom instead), and a foreign
+                atom seen as several ghost images is evaluated once. Without them every
+                ghost is taken as a distinct atom: still exact, but a rank that spans a
+                periodic direction evaluates its boundary atoms twice.
         """
         positions = np.ascontiguousarray(positions, dtype=np.float64)
         species = np.asarray(species, dtype=np.int64)
@@ -107,6 +115,8 @@ class DomainEvaluator:
             raise ValueError(f"positions [n, 3] and species [n] disagree: {positions.shape} and {species.shape}")
         if not 0 <= nlocal <= len(positions):
             raise ValueError(f"nlocal = {nlocal} is outside 0..{len(positions)}")
+        if tags is not None and len(tags) != len(positions):
+            raise ValueError(f"tags must have one entry per atom: {len(tags)} for {len(positions)} atoms")
         if len(species) and (species.min() < 0 or species.max() >= len(self._numbers)):
             raise ValueError(
                 f"species indices must be 0..{len(self._numbers) - 1} for the model's species "
@@ -116,20 +126,81 @@ class DomainEvaluator:
             return DomainResult(0.0, np.zeros(0), np.zeros((0, 3)), np.zeros((0, 6)), np.zeros(6), 0)
         cluster = Atoms(numbers=self._numbers[species], positions=positions, pbc=False)
         graph = build_graph(cluster, self.cutoff, self.potential.species, dtype=self.dtype, device=self.device)
-        centre, neighbour = graph.edge_index
-        needed = torch.zeros(len(positions), dtype=torch.bool, device=self.device)
-        needed[:nlocal] = True
-        needed[neighbour[centre < nlocal]] = True
-        graph = graph.replace(edge_index=graph.edge_index[:, needed[centre]], edge_shift=graph.edge_shift[needed[centre]])
+        image_of = _images_of_local_atoms(tags, nlocal, len(positions))
+        centres = _centres(graph.edge_index.cpu().numpy(), nlocal, image_of, tags)
+        graph, atoms = _restricted(graph, torch.as_tensor(centres, device=self.device), nlocal)
         output = self.potential(graph, compute_forces=True, compute_atom_virials=True)
+        forces = output.forces.double().cpu().numpy()
+        local_forces = forces[:nlocal].copy()
+        images = image_of[atoms.cpu().numpy()]
+        np.add.at(local_forces, images[images >= 0], forces[images >= 0])
         atom_energies = output.atom_energies[:nlocal].double().cpu().numpy()
         rows, columns = zip(*VOIGT_LAMMPS)
         atom_virials = output.atom_virials[:nlocal][:, rows, columns].double().cpu().numpy()
         return DomainResult(
             energy=float(atom_energies.sum()),
             atom_energies=atom_energies,
-            forces=output.forces[:nlocal].double().cpu().numpy(),
+            forces=local_forces,
             atom_virials=atom_virials,
             virial=atom_virials.sum(axis=0),
-            num_centres=int(needed.sum()),
+            num_centres=int(centres.sum()),
         )
+
+
+def _images_of_local_atoms(tags: np.ndarray | None, nlocal: int, num_atoms: int) -> np.ndarray:
+    """``[n]``: for each ghost that is a periodic image of a local atom, that atom's index; else -1."""
+    image_of = np.full(num_atoms, -1, dtype=np.int64)
+    if tags is None:
+        return image_of
+    tags = np.asarray(tags, dtype=np.int64)
+    order = np.argsort(tags[:nlocal])
+    sorted_tags = tags[:nlocal][order]
+    slot = np.minimum(np.searchsorted(sorted_tags, tags[nlocal:]), nlocal - 1)
+    found = sorted_tags[slot] == tags[nlocal:]
+    image_of[nlocal:][found] = order[slot[found]]
+    return image_of
+
+
+def _centres(edge_index: np.ndarray, nlocal: int, image_of: np.ndarray, tags: np.ndarray | None) -> np.ndarray:
+    """``[n]`` mask of the atoms to evaluate: local atoms, and one copy of each foreign atom within reach.
+
+    A foreign atom is one owned by another rank; it is within reach when it lies
+    within the cutoff of a local atom, so that its energy depends on a local position.
+    """
+    centres = np.zeros(len(image_of), dtype=bool)
+    centres[:nlocal] = True
+    centre, neighbour = edge_index
+    reached = np.unique(neighbour[centre < nlocal])
+    reached = reached[reached >= nlocal]
+    if tags is not None:
+        reached = reached[image_of[reached] < 0]  # images of local atoms are the local atoms themselves
+        _, first = np.unique(np.asarray(tags)[reached], return_index=True)
+        reached = reached[first]  # one image of each foreign atom
+    centres[reached] = True
+    return centres
+
+
+def _restricted(graph: AtomicGraph, centres: torch.Tensor, nlocal: int) -> tuple[AtomicGraph, torch.Tensor]:
+    """The graph of the chosen centres and their neighbours only, and the original index of each atom kept.
+
+    Local atoms stay first and keep their indices; the other ghosts are dropped, so the
+    model never runs over atoms that have no edges to evaluate.
+    """
+    centre, neighbour = graph.edge_index
+    keep = centres[centre]
+    centre, neighbour = centre[keep], neighbour[keep]
+    used = centres.clone()
+    used[neighbour] = True
+    atoms = torch.nonzero(used).squeeze(1)
+    new_index = torch.cumsum(used, 0) - 1
+    restricted = AtomicGraph(
+        positions=graph.positions[atoms],
+        species=graph.species[atoms],
+        cell=graph.cell,
+        pbc=graph.pbc,
+        batch=torch.zeros(len(atoms), dtype=torch.long, device=graph.device),
+        edge_index=torch.stack([new_index[centre], new_index[neighbour]]),
+        edge_shift=graph.edge_shift[keep],
+        n_atoms=torch.tensor([len(atoms)], device=graph.device),
+    )
+    return restricted, atoms

@@ -208,7 +208,8 @@ class LammpsMD:
             nall = nlocal + self.lmp.extract_setting("nghost")
             positions = self.lmp.numpy.extract_atom("x", nelem=nall, dim=3)
             types = self.lmp.numpy.extract_atom("type", nelem=nall)
-            result = self.evaluator(positions, np.asarray(types) - 1, nlocal)
+            ids = self.lmp.numpy.extract_atom("id", nelem=nall)
+            result = self.evaluator(positions, np.asarray(types) - 1, nlocal, np.asarray(ids))
             forces[:] = result.forces
             energy, virial = result.energy, result.virial
             self._last, self._last_tags = result, np.array(tags, dtype=np.int64)

@@ -24,8 +24,9 @@ def periodic_alloy():
 def split_into_domains(atoms, num_domains, shell):
     """Cut the cell along its first axis into slabs; each slab's ghosts are the periodic images within ``shell``.
 
-    Returns, for each slab, the indices of its own atoms in ``atoms`` and the positions
-    and species indices of local atoms followed by ghosts, as a LAMMPS rank holds them.
+    Returns, for each slab, the indices of its own atoms in ``atoms`` and the positions,
+    species indices and tags (index + 1, shared by images) of local atoms followed by
+    ghosts, as a LAMMPS rank holds them.
     """
     fractions = atoms.get_scaled_positions()[:, 0]
     species = np.array([0 if s == "Cu" else 1 for s in atoms.get_chemical_symbols()])
@@ -37,21 +38,26 @@ def split_into_domains(atoms, num_domains, shell):
     for k in range(num_domains):
         own = np.flatnonzero((fractions >= k / num_domains) & (fractions < (k + 1) / num_domains))
         local = atoms.positions[own]
-        ghosts, ghost_species = [], []
+        ghosts, ghost_species, ghost_tags = [], [], []
         for positions, shift in images:
             candidates = np.arange(len(atoms)) if any(shift) else np.setdiff1d(np.arange(len(atoms)), own)
             distance = np.linalg.norm(positions[candidates, None] - local[None], axis=2).min(axis=1)
             chosen = candidates[distance < shell]
             ghosts.append(positions[chosen])
             ghost_species.append(species[chosen])
-        domains.append(
-            (own, np.concatenate([local, *ghosts]), np.concatenate([species[own], *ghost_species]))
-        )
+            ghost_tags.append(chosen + 1)
+        domains.append((
+            own,
+            np.concatenate([local, *ghosts]),
+            np.concatenate([species[own], *ghost_species]),
+            np.concatenate([own + 1, *ghost_tags]),
+        ))
     return domains
 
 
+@pytest.mark.parametrize("with_tags", [True, False])
 @pytest.mark.parametrize("num_domains", [1, 2, 3])
-def test_domains_add_up_to_the_periodic_system(num_domains):
+def test_domains_add_up_to_the_periodic_system(num_domains, with_tags):
     model = small_allegro(r_max=3.2)
     atoms = periodic_alloy()
     calc = AllegroCalc(model, dtype="float64")
@@ -62,8 +68,8 @@ def test_domains_add_up_to_the_periodic_system(num_domains):
     energy, virial = 0.0, np.zeros(6)
     forces = np.full((len(atoms), 3), np.nan)
     centres = 0
-    for own, positions, species in split_into_domains(atoms, num_domains, evaluator.ghost_cutoff):
-        result = evaluator(positions, species, len(own))
+    for own, positions, species, tags in split_into_domains(atoms, num_domains, evaluator.ghost_cutoff):
+        result = evaluator(positions, species, len(own), tags if with_tags else None)
         energy += result.energy
         virial += result.virial
         forces[own] = result.forces
@@ -75,6 +81,10 @@ def test_domains_add_up_to_the_periodic_system(num_domains):
     np.testing.assert_allclose(forces, reference_forces, atol=1e-10)
     rows, columns = zip(*VOIGT_LAMMPS)
     np.testing.assert_allclose(virial, reference_virial[rows, columns], atol=1e-9)
+    if with_tags and num_domains == 1:
+        assert centres == len(atoms)  # one rank spanning the cell evaluates each atom once
+    elif with_tags:
+        assert len(atoms) < centres <= num_domains * len(atoms)  # a rank evaluates no atom twice
 
 
 def test_a_too_thin_ghost_shell_gives_wrong_forces():
@@ -84,8 +94,8 @@ def test_a_too_thin_ghost_shell_gives_wrong_forces():
     atoms.calc = AllegroCalc(model, dtype="float64")
     reference = atoms.get_forces()
     evaluator = DomainEvaluator(Potential(model))
-    own, positions, species = split_into_domains(atoms, 2, evaluator.cutoff)[0]
-    assert np.abs(evaluator(positions, species, len(own)).forces - reference[own]).max() > 1e-6  # vs 1e-10 with the full shell
+    own, positions, species, tags = split_into_domains(atoms, 2, evaluator.cutoff)[0]
+    assert np.abs(evaluator(positions, species, len(own), tags).forces - reference[own]).max() > 1e-6  # vs 1e-10 with the full shell
 
 
 def test_per_atom_virials_sum_to_the_stress():
