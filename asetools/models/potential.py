@@ -222,34 +222,54 @@ class Potential(torch.nn.Module):
         if not sorted_by_centre(centre):
             order = torch.argsort(centre, stable=True)
             centre, neighbour, vectors = centre[order], neighbour[order], vectors[order]
-        offsets = [0] + torch.cumsum(torch.bincount(centre, minlength=graph.num_atoms), 0).tolist()
+        # Blocks hold only atoms with edges: an atom without neighbours would still take a full
+        # row of the block's [atoms, widest neighbour count] layout.
+        degree = torch.bincount(centre, minlength=graph.num_atoms)
+        active = torch.nonzero(degree).squeeze(1)
+        offsets = [0] + torch.cumsum(degree[active], 0).tolist()
         atom_energies = torch.empty(graph.num_atoms, dtype=graph.dtype, device=graph.device)
         features = None
         if compute_features:
             features = torch.empty(graph.num_atoms, self.model.num_latent_features, dtype=graph.dtype, device=graph.device)
         edge_grads = torch.zeros_like(vectors) if needs_grad else None
         for start, stop in _blocks(offsets, self.edges_per_block):
+            atoms = active[start:stop]
             first, last = offsets[start], offsets[stop]
             block_vectors = vectors[first:last]
             if needs_grad:
                 block_vectors = block_vectors.detach().requires_grad_(True)
             environments = LocalEnvironments(
-                centre_species=graph.species[start:stop],
-                edge_centre=centre[first:last] - start,
+                centre_species=graph.species[atoms],
+                edge_centre=torch.repeat_interleave(torch.arange(stop - start, device=graph.device), degree[atoms]),
                 edge_vectors=block_vectors,
                 neighbour_species=graph.species[neighbour[first:last]],
             )
             with torch.enable_grad() if needs_grad else torch.no_grad():
                 if compute_features:
                     energies, block_features = self.model.local_energies_and_features(environments)
-                    features[start:stop] = block_features.detach()
+                    features[atoms] = block_features.detach()
                 else:
                     energies = self.model.local_energies(environments)
-                if needs_grad and last > first:
+                if needs_grad:
                     (grad,) = torch.autograd.grad(energies.sum(), block_vectors, allow_unused=True)
                     if grad is not None:
                         edge_grads[first:last] = grad
-            atom_energies[start:stop] = energies.detach()
+            atom_energies[atoms] = energies.detach()
+        idle = torch.nonzero(degree == 0).squeeze(1)
+        if len(idle):  # atoms without neighbours: one evaluation of empty environments
+            with torch.no_grad():
+                empty = LocalEnvironments(
+                    centre_species=graph.species[idle],
+                    edge_centre=centre[:0],
+                    edge_vectors=vectors[:0],
+                    neighbour_species=centre[:0],
+                )
+                if compute_features:
+                    energies, idle_features = self.model.local_energies_and_features(empty)
+                    features[idle] = idle_features
+                else:
+                    energies = self.model.local_energies(empty)
+            atom_energies[idle] = energies
         energy = torch.zeros(graph.num_graphs, dtype=graph.dtype, device=graph.device)
         output = PotentialOutput(
             energy=energy.index_add(0, graph.batch, atom_energies), atom_energies=atom_energies, atom_features=features
