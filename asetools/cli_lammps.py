@@ -13,10 +13,8 @@ def _lammps_md(args: argparse.Namespace) -> int:
     from ase import units
     from ase.io import read
 
-    from .lammps import ENSEMBLES, LammpsMD
+    from .lammps import LammpsMD
 
-    if args.ensemble not in ENSEMBLES:  # argparse checks too; kept for programmatic callers
-        raise ValueError(f"--ensemble must be one of {ENSEMBLES}")
     atoms = read(args.structure, index=args.frame)
     pressure = None if args.pressure_bar is None else args.pressure_bar * units.bar
     tdamp = None if args.tdamp is None else args.tdamp * units.fs

@@ -128,7 +128,7 @@ class DomainEvaluator:
         graph = build_graph(cluster, self.cutoff, self.potential.species, dtype=self.dtype, device=self.device)
         image_of = _images_of_local_atoms(tags, nlocal, len(positions))
         centres = _centres(graph.edge_index.cpu().numpy(), nlocal, image_of, tags)
-        graph, atoms = _restricted(graph, torch.as_tensor(centres, device=self.device), nlocal)
+        graph, atoms = _restricted(graph, torch.as_tensor(centres, device=self.device))
         output = self.potential(graph, compute_forces=True, compute_atom_virials=True)
         forces = output.forces.double().cpu().numpy()
         local_forces = forces[:nlocal].copy()
@@ -180,7 +180,7 @@ def _centres(edge_index: np.ndarray, nlocal: int, image_of: np.ndarray, tags: np
     return centres
 
 
-def _restricted(graph: AtomicGraph, centres: torch.Tensor, nlocal: int) -> tuple[AtomicGraph, torch.Tensor]:
+def _restricted(graph: AtomicGraph, centres: torch.Tensor) -> tuple[AtomicGraph, torch.Tensor]:
     """The graph of the chosen centres and their neighbours only, and the original index of each atom kept.
 
     Local atoms stay first and keep their indices; the other ghosts are dropped, so the

@@ -25,6 +25,7 @@ import torch
 from ase import Atoms, units
 from ase.calculators.lammps.coordinatetransform import Prism
 from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import atomic_masses, atomic_numbers
 from ase.io import write
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
@@ -116,9 +117,10 @@ class LammpsMD:
         self.comm = mpi.COMM_WORLD if comm is None else comm
         self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
         potential = load_potential(model) if isinstance(model, (str, os.PathLike)) else model
-        torch.set_num_threads(threads or _threads_per_rank(self.comm))
+        node_rank, ranks_on_node = _place_on_node(self.comm, mpi)
+        torch.set_num_threads(threads or _threads_per_rank(ranks_on_node))
         self.evaluator = DomainEvaluator(
-            potential, dtype=getattr(torch, dtype), device=_rank_device(device, self.comm)
+            potential, dtype=getattr(torch, dtype), device=_rank_device(device, node_rank)
         )
         self.atoms = atoms.copy()
         self.timestep = float(timestep)
@@ -220,8 +222,8 @@ class LammpsMD:
             forces[:] = 0.0
             self._failure = self._failure or f"rank {self.rank}, step {step}: {type(error).__name__}: {error}"
         # LAMMPS sums fix virials over ranks itself, but not a fix's global energy.
-        self._energy = self.comm.allreduce(energy)
-        self._virial = self.comm.allreduce(virial)
+        totals = self.comm.allreduce(np.concatenate([[energy], virial]))  # one collective per force call
+        self._energy, self._virial = float(totals[0]), totals[1:]
         self.lmp.fix_external_set_energy_global(FIX_ID, self._energy if math.isfinite(self._energy) else 0.0)
         self.lmp.fix_external_set_virial_global(FIX_ID, virial.tolist())
 
@@ -411,8 +413,6 @@ def _lammps_types(atoms: Atoms, species: list[str]) -> np.ndarray:
 
 def _type_masses(atoms: Atoms, types: np.ndarray, species: list[str]) -> list[float]:
     """One mass per LAMMPS type (amu); LAMMPS's atomic style has no per-atom masses."""
-    from ase.data import atomic_masses, atomic_numbers
-
     masses = []
     for index, symbol in enumerate(species):
         of_type = atoms.get_masses()[types == index]
@@ -445,31 +445,27 @@ def _wrapped(prism: Prism, positions: np.ndarray, pbc: np.ndarray) -> tuple[np.n
     return (fractions - images) @ box, images.astype(np.int64)
 
 
-def _threads_per_rank(comm) -> int:
+def _place_on_node(comm, mpi) -> tuple[int, int]:
+    """This rank's index among the ranks on its machine, and how many ranks that machine runs."""
+    node = comm.Split_type(mpi.COMM_TYPE_SHARED, key=comm.Get_rank())
+    place = node.Get_rank(), node.Get_size()
+    node.Free()
+    return place
+
+
+def _threads_per_rank(ranks_on_node: int) -> int:
     """This process's cores shared among the ranks on this machine."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not Linux
         cores = os.cpu_count() or 1
-    node = comm.Split_type(_shared_type(), key=comm.Get_rank())
-    on_node = node.Get_size()
-    node.Free()
-    return max(1, cores // on_node)
+    return max(1, cores // ranks_on_node)
 
 
-def _shared_type():
-    from mpi4py import MPI
-
-    return MPI.COMM_TYPE_SHARED
-
-
-def _rank_device(device: str, comm) -> str:
+def _rank_device(device: str, node_rank: int) -> str:
     """``cuda`` becomes ``cuda:k`` with k the rank's index on its machine modulo the GPUs there."""
     if device != "cuda":
         return device
     if not torch.cuda.is_available():
         raise ValueError("device='cuda' but torch sees no CUDA GPU")
-    node = comm.Split_type(_shared_type(), key=comm.Get_rank())
-    local_rank = node.Get_rank()
-    node.Free()
-    return f"cuda:{local_rank % torch.cuda.device_count()}"
+    return f"cuda:{node_rank % torch.cuda.device_count()}"

@@ -223,24 +223,27 @@ class Potential(torch.nn.Module):
             order = torch.argsort(centre, stable=True)
             centre, neighbour, vectors = centre[order], neighbour[order], vectors[order]
         # Blocks hold only atoms with edges: an atom without neighbours would still take a full
-        # row of the block's [atoms, widest neighbour count] layout.
+        # row of the block's [atoms, widest neighbour count] layout. Those atoms form one last
+        # group of empty environments.
         degree = torch.bincount(centre, minlength=graph.num_atoms)
         active = torch.nonzero(degree).squeeze(1)
         offsets = [0] + torch.cumsum(degree[active], 0).tolist()
+        groups = [(active[start:stop], offsets[start], offsets[stop]) for start, stop in _blocks(offsets, self.edges_per_block)]
+        idle = torch.nonzero(degree == 0).squeeze(1)
+        if len(idle):
+            groups.append((idle, 0, 0))
         atom_energies = torch.empty(graph.num_atoms, dtype=graph.dtype, device=graph.device)
         features = None
         if compute_features:
             features = torch.empty(graph.num_atoms, self.model.num_latent_features, dtype=graph.dtype, device=graph.device)
         edge_grads = torch.zeros_like(vectors) if needs_grad else None
-        for start, stop in _blocks(offsets, self.edges_per_block):
-            atoms = active[start:stop]
-            first, last = offsets[start], offsets[stop]
+        for atoms, first, last in groups:
             block_vectors = vectors[first:last]
             if needs_grad:
                 block_vectors = block_vectors.detach().requires_grad_(True)
             environments = LocalEnvironments(
                 centre_species=graph.species[atoms],
-                edge_centre=torch.repeat_interleave(torch.arange(stop - start, device=graph.device), degree[atoms]),
+                edge_centre=torch.repeat_interleave(torch.arange(len(atoms), device=graph.device), degree[atoms]),
                 edge_vectors=block_vectors,
                 neighbour_species=graph.species[neighbour[first:last]],
             )
@@ -250,26 +253,11 @@ class Potential(torch.nn.Module):
                     features[atoms] = block_features.detach()
                 else:
                     energies = self.model.local_energies(environments)
-                if needs_grad:
+                if needs_grad and last > first:
                     (grad,) = torch.autograd.grad(energies.sum(), block_vectors, allow_unused=True)
                     if grad is not None:
                         edge_grads[first:last] = grad
             atom_energies[atoms] = energies.detach()
-        idle = torch.nonzero(degree == 0).squeeze(1)
-        if len(idle):  # atoms without neighbours: one evaluation of empty environments
-            with torch.no_grad():
-                empty = LocalEnvironments(
-                    centre_species=graph.species[idle],
-                    edge_centre=centre[:0],
-                    edge_vectors=vectors[:0],
-                    neighbour_species=centre[:0],
-                )
-                if compute_features:
-                    energies, idle_features = self.model.local_energies_and_features(empty)
-                    features[idle] = idle_features
-                else:
-                    energies = self.model.local_energies(empty)
-            atom_energies[idle] = energies
         energy = torch.zeros(graph.num_graphs, dtype=graph.dtype, device=graph.device)
         output = PotentialOutput(
             energy=energy.index_add(0, graph.batch, atom_energies), atom_energies=atom_energies, atom_features=features
