@@ -51,7 +51,8 @@ class EnsembleCalc(Calculator):
 
     Args:
         members: at least two models, Potentials or checkpoint paths (all with the same species).
-        device, dtype, min_distance, edges_per_block: as for :class:`PotentialCalc`.
+        device, dtype, min_distance, edges_per_block, max_memory: as for :class:`PotentialCalc`
+            (members are evaluated one after the other, each within ``max_memory``).
     """
 
     implemented_properties = [
@@ -77,6 +78,7 @@ class EnsembleCalc(Calculator):
         dtype: str | torch.dtype = "float32",
         min_distance: float | None = MIN_DISTANCE,
         edges_per_block: int | None = None,
+        max_memory: int | str | None = None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -84,7 +86,7 @@ class EnsembleCalc(Calculator):
             raise ValueError("an ensemble needs at least two members (a list of models or checkpoint paths)")
         self.members = [
             PotentialCalc(m, device=device, dtype=dtype, min_distance=min_distance, edges_per_block=edges_per_block,
-                          uncertainty=False)
+                          max_memory=max_memory, uncertainty=False)
             for m in members
         ]
         species = self.members[0].species

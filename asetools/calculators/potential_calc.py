@@ -64,6 +64,11 @@ class PotentialCalc(Calculator):
             number of atoms (see :class:`~asetools.models.Potential`). ``None`` keeps
             the model's setting (a :class:`~asetools.models.Potential` passed in) or
             the default.
+        max_memory: a memory budget for one evaluation (bytes, ``"4 GiB"``, or
+            ``"auto"`` for 90% of what the device has free): blocks shrink below
+            ``edges_per_block`` when needed to fit, and a system that cannot fit
+            raises a MemoryError saying how much it needs, before any large
+            allocation. ``None`` keeps the model's setting (default: no budget).
         tune_allocator: on CPU, let glibc keep freed memory for reuse between steps
             (:func:`asetools.allocator.tune_allocator`; process-wide, 10-30% faster).
         uncertainty: give the uncertainty results when the model has a fitted
@@ -81,6 +86,7 @@ class PotentialCalc(Calculator):
         dtype: str | torch.dtype = "float32",
         min_distance: float | None = MIN_DISTANCE,
         edges_per_block: int | None = None,
+        max_memory: int | str | None = None,
         tune_allocator: bool = True,
         uncertainty: bool = True,
         **kwargs,
@@ -105,8 +111,13 @@ class PotentialCalc(Calculator):
         self.device = torch.device(device)
         self.dtype = _parse_dtype(dtype)
         self.min_distance = min_distance
-        if edges_per_block is not None:
-            potential = Potential(potential.model, edges_per_block=edges_per_block, uncertainty=potential.uncertainty)
+        if edges_per_block is not None or max_memory is not None:
+            potential = Potential(
+                potential.model,
+                edges_per_block=potential.edges_per_block if edges_per_block is None else edges_per_block,
+                uncertainty=potential.uncertainty,
+                max_memory=potential.max_memory if max_memory is None else max_memory,
+            )
         self.potential = potential.to(device=self.device, dtype=self.dtype).eval()
         for parameter in self.potential.parameters():
             parameter.requires_grad_(False)

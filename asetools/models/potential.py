@@ -20,6 +20,7 @@ import torch
 from ..graph import AtomicGraph
 from .base import EnergyModel
 from .local import LocalEnergyModel, LocalEnvironments
+from .memory_budget import BlockCost, available_memory, edges_per_block_for_budget, measure_block_cost, parse_memory
 from .neighbour_slots import sorted_by_centre
 
 if TYPE_CHECKING:
@@ -76,6 +77,14 @@ class Potential(torch.nn.Module):
             outputs, the largest number of edges per block of centre atoms (a block
             always holds at least one atom). Peak memory scales with it, not with the
             system size.
+        max_memory: a memory budget for one evaluation: bytes, a string such as
+            ``"4 GiB"``, or ``"auto"`` (90% of the memory available on the device at
+            each call). Blocks are then made smaller than ``edges_per_block`` when the
+            graph, its per-edge arrays and one block's working memory would not fit
+            otherwise (:mod:`~asetools.models.memory_budget`); a budget too small for
+            the system raises a MemoryError that says how much it needs, before any
+            large allocation. On a GPU, raise ``edges_per_block`` too, to fill the
+            budget with larger blocks.
         uncertainty: a fitted :class:`~asetools.uncertainty.LatentUncertainty` for the
             model's latent features, or ``None``.
     """
@@ -85,12 +94,15 @@ class Potential(torch.nn.Module):
         model: EnergyModel,
         edges_per_block: int = DEFAULT_EDGES_PER_BLOCK,
         uncertainty: LatentUncertainty | None = None,
+        max_memory: int | str | None = None,
     ):
         super().__init__()
         if edges_per_block < 1:
             raise ValueError(f"edges_per_block must be at least 1, got {edges_per_block}")
         self.model = model
         self.edges_per_block = int(edges_per_block)
+        self.max_memory = max_memory if max_memory in (None, "auto") else parse_memory(max_memory)
+        self._block_costs: dict[tuple[torch.dtype, str], BlockCost] = {}
         if uncertainty is not None:
             width = getattr(model, "num_latent_features", None)
             if width != uncertainty.num_features:
@@ -217,6 +229,7 @@ class Potential(torch.nn.Module):
         """Block-by-block evaluation of a strictly local model; outputs carry no autograd graph."""
         needs_grad = compute_forces or compute_stress
         centre, neighbour = graph.edge_index[0], graph.edge_index[1]
+        edges_per_block = self._edges_per_block(graph, sorted_by_centre(centre))
         with torch.no_grad():
             vectors = graph.edge_vectors()
         if not sorted_by_centre(centre):
@@ -228,7 +241,7 @@ class Potential(torch.nn.Module):
         degree = torch.bincount(centre, minlength=graph.num_atoms)
         active = torch.nonzero(degree).squeeze(1)
         offsets = [0] + torch.cumsum(degree[active], 0).tolist()
-        groups = [(active[start:stop], offsets[start], offsets[stop]) for start, stop in _blocks(offsets, self.edges_per_block)]
+        groups = [(active[start:stop], offsets[start], offsets[stop]) for start, stop in _blocks(offsets, edges_per_block)]
         idle = torch.nonzero(degree == 0).squeeze(1)
         if len(idle):
             groups.append((idle, 0, 0))
@@ -236,7 +249,11 @@ class Potential(torch.nn.Module):
         features = None
         if compute_features:
             features = torch.empty(graph.num_atoms, self.model.num_latent_features, dtype=graph.dtype, device=graph.device)
-        edge_grads = torch.zeros_like(vectors) if needs_grad else None
+        # Forces and virials are accumulated block by block: nothing of size [edges] but the
+        # edge vectors outlives its block.
+        forces = torch.zeros_like(graph.positions) if compute_forces else None
+        d_energy_d_strain = torch.zeros_like(graph.cell) if compute_stress else None
+        atom_virials = graph.positions.new_zeros(graph.num_atoms, 3, 3) if compute_atom_virials else None
         for atoms, first, last in groups:
             block_vectors = vectors[first:last]
             if needs_grad:
@@ -253,27 +270,42 @@ class Potential(torch.nn.Module):
                     features[atoms] = block_features.detach()
                 else:
                     energies = self.model.local_energies(environments)
+                grad = None
                 if needs_grad and last > first:
                     (grad,) = torch.autograd.grad(energies.sum(), block_vectors, allow_unused=True)
-                    if grad is not None:
-                        edge_grads[first:last] = grad
             atom_energies[atoms] = energies.detach()
+            if grad is None:
+                continue
+            if compute_forces:
+                forces.index_add_(0, centre[first:last], grad).index_add_(0, neighbour[first:last], grad, alpha=-1.0)
+            if compute_stress:
+                edge_virials = block_vectors.detach().unsqueeze(2) * grad.unsqueeze(1)  # [e, 3, 3]: r_a g_b
+                edge_virials = 0.5 * (edge_virials + edge_virials.transpose(1, 2))
+                d_energy_d_strain.index_add_(0, graph.batch[centre[first:last]], edge_virials)
+                if compute_atom_virials:
+                    atom_virials.index_add_(0, centre[first:last], edge_virials, alpha=-1.0)
         energy = torch.zeros(graph.num_graphs, dtype=graph.dtype, device=graph.device)
         output = PotentialOutput(
-            energy=energy.index_add(0, graph.batch, atom_energies), atom_energies=atom_energies, atom_features=features
+            energy=energy.index_add(0, graph.batch, atom_energies),
+            atom_energies=atom_energies,
+            atom_features=features,
+            forces=forces,
+            atom_virials=atom_virials,
         )
-        if compute_forces:
-            forces = torch.zeros_like(graph.positions).index_add_(0, centre, edge_grads)
-            output.forces = forces.index_add_(0, neighbour, edge_grads, alpha=-1.0)
         if compute_stress:
-            edge_virials = vectors.unsqueeze(2) * edge_grads.unsqueeze(1)  # [E, 3, 3]: r_a g_b
-            edge_virials = 0.5 * (edge_virials + edge_virials.transpose(1, 2))
-            d_energy_d_strain = torch.zeros_like(graph.cell).index_add_(0, graph.batch[centre], edge_virials)
             _set_stress(output, d_energy_d_strain, graph.cell)
-            if compute_atom_virials:
-                atom_virials = graph.positions.new_zeros(graph.num_atoms, 3, 3).index_add_(0, centre, edge_virials)
-                output.atom_virials = atom_virials.neg_()
         return output
+
+    def _edges_per_block(self, graph: AtomicGraph, sorted_edges: bool) -> int:
+        """``edges_per_block``, or the block size that fits ``graph`` in ``max_memory``."""
+        if self.max_memory is None:
+            return self.edges_per_block
+        key = (graph.dtype, str(graph.device))
+        if key not in self._block_costs:
+            self._block_costs[key] = measure_block_cost(self.model, graph.dtype, graph.device)
+        budget = available_memory(graph.device) * 9 // 10 if self.max_memory == "auto" else self.max_memory
+        fitting = edges_per_block_for_budget(budget, graph, self._block_costs[key], sorted_edges)
+        return min(fitting, self.edges_per_block)
 
 
 def _blocks(edge_offsets: list[int], edges_per_block: int):
