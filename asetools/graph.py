@@ -81,11 +81,25 @@ class AtomicGraph:
     def edge_vectors(self) -> torch.Tensor:
         """Edge vectors ``r_j - r_i + S @ cell`` in Å, shape ``[E, 3]``, differentiable."""
         centre, neighbour = self.edge_index[0], self.edge_index[1]
+        if self.num_graphs == 1:
+            edges_per_structure = [self.num_edges]
+        else:
+            edges_per_structure = torch.bincount(self.batch[centre], minlength=self.num_graphs).tolist()
+        differentiable = torch.is_grad_enabled() and (self.positions.requires_grad or self.cell.requires_grad)
+        if not differentiable:
+            # In place, one [E, 3] array at a time: for a large system these are the
+            # biggest arrays of an evaluation.
+            vectors = self.positions[neighbour]
+            vectors -= self.positions[centre]
+            first = 0
+            for count, cell in zip(edges_per_structure, self.cell):
+                vectors[first:first + count].addmm_(self.edge_shift[first:first + count], cell)
+                first += count
+            return vectors
         # One matmul per structure over its contiguous block of edges. Gathering a
         # cell per edge ([E, 3, 3]) instead makes the backward to the cell (stress)
         # an accumulating scatter that is ~10x slower.
-        edges_per_structure = torch.bincount(self.batch[centre], minlength=self.num_graphs)
-        blocks = torch.split(self.edge_shift, edges_per_structure.tolist())
+        blocks = torch.split(self.edge_shift, edges_per_structure)
         shift = torch.cat([block @ cell for block, cell in zip(blocks, self.cell)])
         return self.positions[neighbour] - self.positions[centre] + shift
 
@@ -170,7 +184,7 @@ def build_graph(
     table = species_index_table(species)
 
     positions, species_idx, cells, pbcs, batch = [], [], [], [], []
-    edge_index, edge_shift = [], []
+    centres, neighbours, edge_shift = [], [], []
     offset = 0
     for frame_no, frame in enumerate(frames):
         where = f"structure {frame_no}: " if len(frames) > 1 else ""
@@ -184,15 +198,26 @@ def build_graph(
         cells.append(cell)
         pbcs.append(pbc)
         batch.append(np.full(len(frame), frame_no, dtype=np.int64))
-        edge_index.append(np.stack([i, j]).astype(np.int64) + offset)
+        if offset:
+            i, j = i + offset, j + offset
+        centres.append(i)
+        neighbours.append(j)
         edge_shift.append(shifts)
+        del distances
         offset += len(frame)
 
     def floats(arrays):
         return torch.as_tensor(np.concatenate(arrays), dtype=dtype, device=device)
 
-    def longs(arrays, axis=0):
-        return torch.as_tensor(np.concatenate(arrays, axis=axis), dtype=torch.long, device=device)
+    def longs(arrays):
+        return torch.as_tensor(np.concatenate(arrays), dtype=torch.long, device=device)
+
+    # Edge arrays are converted row by row from matscipy's compact integers: the neighbour
+    # list of a large system is the biggest thing built here, so no wider copy is made.
+    edge_index = torch.empty((2, sum(len(i) for i in centres)), dtype=torch.long, device=device)
+    edge_index[0] = longs(centres)
+    edge_index[1] = longs(neighbours)
+    del centres, neighbours
 
     return AtomicGraph(
         positions=floats(positions),
@@ -200,7 +225,7 @@ def build_graph(
         cell=torch.as_tensor(np.stack(cells), dtype=dtype, device=device),
         pbc=torch.as_tensor(np.stack(pbcs), dtype=torch.bool, device=device),
         batch=longs(batch),
-        edge_index=longs(edge_index, axis=1),
+        edge_index=edge_index,
         edge_shift=floats(edge_shift),
         n_atoms=torch.as_tensor([len(f) for f in frames], dtype=torch.long, device=device),
     )
@@ -247,9 +272,9 @@ def _species_indices(frame: Atoms, table: np.ndarray, species: Sequence[str], wh
 def _neighbours(
     pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Directed pairs ``(i, j, S, d)`` with ``d = |r_j - r_i + S @ cell| < cutoff``."""
+    """Directed pairs ``(i, j, S, d)`` with ``d = |r_j - r_i + S @ cell| < cutoff`` (integer ``i, j, S``)."""
     if len(pos) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3)), np.zeros(0)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64), np.zeros(0)
     search_cell, origin = _search_box(pos, cell, pbc)
     i, j, shifts, distances = neighbour_list(
         "ijSd",
@@ -260,7 +285,7 @@ def _neighbours(
         numbers=np.zeros(len(pos), dtype=np.int32),
         cell_origin=origin,
     )
-    return i.astype(np.int64), j.astype(np.int64), shifts.astype(np.float64), distances
+    return i, j, shifts, distances
 
 
 def _search_box(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

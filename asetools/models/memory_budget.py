@@ -12,7 +12,8 @@ the tensors it consumes, so a block is budgeted at
 measured peak against the budget.
 
 The rest of a step's memory grows with the whole system, not with the block:
-the neighbour graph and the per-edge vectors (:func:`system_bytes`).
+the neighbour graph (at what building it took) and the per-edge vectors
+(:func:`system_bytes`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,11 @@ __all__ = ["BlockCost", "available_memory", "parse_memory", "measure_block_cost"
 
 #: Budgeted bytes of a block per byte autograd saves in its forward pass.
 BACKWARD_FACTOR = 2.0
+
+#: Peak bytes per edge of building a graph (matscipy's search and output, then the graph's
+#: own tensors), measured with ``benchmarks/large_systems.py``. The allocator keeps most of
+#: it for reuse instead of returning it, so it stays resident through the evaluation.
+NEIGHBOUR_SEARCH_BYTES_PER_EDGE = 64
 
 _UNITS = {
     "": 1, "b": 1,
@@ -149,12 +155,13 @@ def measure_block_cost(model: LocalEnergyModel, dtype: torch.dtype, device: torc
 def system_bytes(graph: AtomicGraph, sorted_edges: bool) -> int:
     """Bytes of a step that grow with the system: the graph, the per-edge vectors and the outputs.
 
-    ``sorted_edges=False`` adds the sorted copies of the edge list the blocked
-    evaluation makes when the graph's edges are not grouped by centre atom.
+    The graph is counted at least at :data:`NEIGHBOUR_SEARCH_BYTES_PER_EDGE`, what
+    building it took. ``sorted_edges=False`` adds the sorted copies of the edge list
+    the blocked evaluation makes when the graph's edges are not grouped by centre atom.
     """
     itemsize = torch.empty((), dtype=graph.dtype).element_size()
     tensors = (graph.positions, graph.species, graph.cell, graph.pbc, graph.batch, graph.edge_index, graph.edge_shift)
-    held = sum(t.numel() * t.element_size() for t in tensors)
+    held = max(sum(t.numel() * t.element_size() for t in tensors), NEIGHBOUR_SEARCH_BYTES_PER_EDGE * graph.num_edges)
     per_edge = 3 * itemsize + 8  # edge vectors, and the per-edge degree bookkeeping
     if not sorted_edges:
         per_edge += 2 * 8 + 3 * itemsize + 8
