@@ -18,7 +18,8 @@ anchor of each mode is its smallest size: ``cost ratio`` is µs/atom against it
 would fit is estimated from its memory per atom and the memory available.
 
 usage: python benchmarks/large_systems.py [--lmax 1] [--sizes 10 16 25 30 40 50]
-           [--whole-sizes 10 16 20] [--max-memory "1 GiB"] [--threads 2] [--device cpu]
+           [--whole-sizes 10 16 20] [--max-memory "1 GiB"] [--modes blocked budget whole]
+           [--threads 2] [--device cpu]
 """
 
 from __future__ import annotations
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10, 16, 25, 30, 40, 50], help="fcc repeats (10 -> 4000 atoms)")
     parser.add_argument("--whole-sizes", type=int, nargs="*", default=[10, 16, 20])
     parser.add_argument("--max-memory", default="1 GiB")
+    parser.add_argument("--modes", nargs="+", default=["blocked", "budget", "whole"], choices=["blocked", "budget", "whole"])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--probe", default=None, help=argparse.SUPPRESS)
@@ -107,7 +109,8 @@ def main() -> None:
     print("mode | atoms | edges | graph s | step s | µs/atom | cost ratio | graph peak MiB | evaluation peak MiB "
           "| KiB/atom | edges/block")
     rows = []
-    plan = [("blocked", r) for r in args.sizes] + [("budget", r) for r in args.sizes] + [("whole", r) for r in args.whole_sizes]
+    sizes = {"blocked": args.sizes, "budget": args.sizes, "whole": args.whole_sizes}
+    plan = [(mode, repeat) for mode in args.modes for repeat in sizes[mode]]
     anchors: dict[str, float] = {}
     for mode, repeat in plan:
         row = run_fresh(mode, args, repeat)

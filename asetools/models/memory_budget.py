@@ -82,6 +82,8 @@ def available_memory(device: torch.device | str) -> int:
 
 
 def _format(size: float) -> str:
+    if size < 1024**2:
+        return f"{size / 1024:.0f} KiB"
     return f"{size / 1024**2:.0f} MiB" if size < 1024**3 else f"{size / 1024**3:.2f} GiB"
 
 
