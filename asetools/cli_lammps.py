@@ -32,6 +32,7 @@ def _lammps_md(args: argparse.Namespace) -> int:
         device=args.device,
         threads=args.threads,
         skin=args.skin,
+        send_ghost_forces=args.ghost_forces == "send",
     ) as md:
         md.run(args.steps, trajectory=args.trajectory, logfile=args.log, loginterval=args.interval, progress=True)
         state = md.thermo()
@@ -42,6 +43,8 @@ def _lammps_md(args: argparse.Namespace) -> int:
                   f"({seconds / simulated_ps if simulated_ps else float('nan'):.1f} s per ps)")
             print(f"final: Epot {state.potential_energy:.5f} eV, T {state.temperature:.1f} K, "
                   f"P {state.pressure_gpa:.4f} GPa")
+            if md.ghost_force_exchange is not None:
+                print(f"ghost atoms reassigned {md.ghost_force_exchange.rebuilds} time(s)")
             print(f"trajectory {args.trajectory}, log {args.log}")
     return 0
 
@@ -72,4 +75,7 @@ def add_lammps_commands(commands) -> None:
     md.add_argument("--device", default="cpu", help="cpu or cuda (one GPU per rank)")
     md.add_argument("--threads", type=int, default=None, help="torch threads per rank (default: cores / ranks)")
     md.add_argument("--skin", type=float, default=1.0, help="neighbour skin in Å (default 1)")
+    md.add_argument("--ghost-forces", choices=("send", "evaluate"), default="send",
+                    help="send forces on ghost atoms to their owners (ghost shell r_max + skin; default), or "
+                         "evaluate ghosts within r_max as well so nothing is sent (shell 2 r_max + skin)")
     md.set_defaults(handler=_lammps_md)

@@ -2,14 +2,22 @@
 
 LAMMPS gives each rank its own ("local") atoms and copies ("ghosts") of every atom
 within the communication cutoff of its subdomain, as explicit positions: periodic
-images are just more ghosts. For a strictly local model with cutoff ``r_max`` and a
-communication cutoff of at least ``2 r_max``:
+images are just more ghosts. For a strictly local model with cutoff ``r_max``, the
+force on a local atom ``i`` is ``-dE/dr_i`` with contributions only from the energies
+of atoms within ``r_max`` of ``i``. Two ways to get them all:
 
-- the force on a local atom ``i`` is ``-dE/dr_i`` with contributions only from atoms
-  within ``r_max`` of ``i``, whose own neighbourhoods lie within ``2 r_max`` of ``i``
-  and so are complete on this rank. Evaluating the model on the local atoms and on
-  the ghosts within ``r_max`` of them, as centres, gives exact local forces, and no
-  force has to be sent back to another rank;
+- ``send_ghost_forces=False``, with a communication cutoff of at least ``2 r_max``:
+  the neighbourhoods of those atoms lie within ``2 r_max`` of ``i`` and so are
+  complete on this rank. Evaluating the model on the local atoms and on the ghosts
+  within ``r_max`` of them, as centres, gives exact local forces, and no force has to
+  be sent to another rank;
+- ``send_ghost_forces=True``, with a communication cutoff of ``r_max``: only the
+  local atoms are centres, and the forces their energies put on ghosts are returned
+  (:attr:`DomainResult.ghost_forces`) for the ranks that own those atoms to add
+  (:class:`~asetools.lammps.exchange.GhostForceExchange`), as LAMMPS's pair styles
+  do with ``newton on``. Each atom is evaluated once over all ranks.
+
+In both,
 - the rank's energy is the sum of its local atoms' energies, and its virial the sum
   of their per-atom virials (each centre atom's own edges), so both add up over
   ranks to the whole system's.
@@ -42,11 +50,15 @@ class DomainResult:
     Attributes:
         energy: sum of the local atoms' energies, eV.
         atom_energies: ``[nlocal]`` per-atom energies, eV.
-        forces: ``[nlocal, 3]`` forces on the local atoms, eV/Å (exact: they include the
-            contributions of ghost centres).
+        forces: ``[nlocal, 3]`` forces on the local atoms, eV/Å: exact when ghosts were
+            evaluated as centres; else this rank's share, to which the other ranks'
+            ``ghost_forces`` on these atoms must be added.
         atom_virials: ``[nlocal, 6]`` per-atom virials in eV, LAMMPS order (xx yy zz xy xz yz).
         virial: ``[6]`` the sum of ``atom_virials``, eV.
         num_centres: how many atoms (local + ghost) the model was evaluated on as centres.
+        ghost_forces: ``[nghost, 3]`` forces in eV/Å that the local atoms' energies put on
+            the ghosts owned by other ranks (zero for images of local atoms, which are
+            already added to ``forces``), when ghost forces are sent; else ``None``.
     """
 
     energy: float
@@ -55,6 +67,7 @@ class DomainResult:
     atom_virials: np.ndarray
     virial: np.ndarray
     num_centres: int
+    ghost_forces: np.ndarray | None = None
 
 
 class DomainEvaluator:
@@ -66,9 +79,18 @@ class DomainEvaluator:
             are refused: their receptive field is layers x cutoff, not the cutoff.
         dtype: dtype the model runs in (``torch.float64`` matches LAMMPS's doubles).
         device: torch device of the model.
+        send_ghost_forces: evaluate only the local atoms and return the forces on
+            ghosts for their owners (ghost shell ``r_max``), instead of evaluating the
+            ghosts within ``r_max`` too (ghost shell ``2 r_max``, nothing to send).
     """
 
-    def __init__(self, potential: Potential, dtype: torch.dtype = torch.float64, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        potential: Potential,
+        dtype: torch.dtype = torch.float64,
+        device: str | torch.device = "cpu",
+        send_ghost_forces: bool = False,
+    ):
         if not isinstance(potential.model, LocalEnergyModel):
             raise TypeError(
                 f"{type(potential.model).__name__} models are not strictly local (an atom's energy may depend on "
@@ -81,6 +103,7 @@ class DomainEvaluator:
         for parameter in self.potential.parameters():
             parameter.requires_grad_(False)
         self._numbers = np.array([atomic_numbers[symbol] for symbol in potential.species])
+        self.send_ghost_forces = bool(send_ghost_forces)
 
     @property
     def cutoff(self) -> float:
@@ -89,8 +112,9 @@ class DomainEvaluator:
 
     @property
     def ghost_cutoff(self) -> float:
-        """The shell of ghost atoms a rank needs around its subdomain: ``2 r_max``, in Å."""
-        return 2.0 * self.cutoff
+        """The shell of ghost atoms a rank needs around its subdomain, in Å: ``r_max`` when ghost
+        forces are sent to their owners, else ``2 r_max``."""
+        return self.cutoff if self.send_ghost_forces else 2.0 * self.cutoff
 
     def __call__(
         self, positions: np.ndarray, species: np.ndarray, nlocal: int, tags: np.ndarray | None = None
@@ -122,18 +146,27 @@ class DomainEvaluator:
                 f"species indices must be 0..{len(self._numbers) - 1} for the model's species "
                 f"{self.potential.species}; got {species.min()}..{species.max()}"
             )
+        nghost = len(positions) - nlocal
+        ghost_forces = np.zeros((nghost, 3)) if self.send_ghost_forces else None
         if nlocal == 0:
-            return DomainResult(0.0, np.zeros(0), np.zeros((0, 3)), np.zeros((0, 6)), np.zeros(6), 0)
+            return DomainResult(0.0, np.zeros(0), np.zeros((0, 3)), np.zeros((0, 6)), np.zeros(6), 0, ghost_forces)
         cluster = Atoms(numbers=self._numbers[species], positions=positions, pbc=False)
         graph = build_graph(cluster, self.cutoff, self.potential.species, dtype=self.dtype, device=self.device)
         image_of = _images_of_local_atoms(tags, nlocal, len(positions))
-        centres = _centres(graph.edge_index.cpu().numpy(), nlocal, image_of, tags)
+        if self.send_ghost_forces:
+            centres = np.arange(len(positions)) < nlocal
+        else:
+            centres = _centres(graph.edge_index.cpu().numpy(), nlocal, image_of, tags)
         graph, atoms = _restricted(graph, torch.as_tensor(centres, device=self.device))
         output = self.potential(graph, compute_forces=True, compute_atom_virials=True)
         forces = output.forces.double().cpu().numpy()
         local_forces = forces[:nlocal].copy()
-        images = image_of[atoms.cpu().numpy()]
+        atoms = atoms.cpu().numpy()
+        images = image_of[atoms]
         np.add.at(local_forces, images[images >= 0], forces[images >= 0])
+        if self.send_ghost_forces:
+            foreign = (atoms >= nlocal) & (images < 0)
+            ghost_forces[atoms[foreign] - nlocal] = forces[foreign]
         atom_energies = output.atom_energies[:nlocal].double().cpu().numpy()
         rows, columns = zip(*VOIGT_LAMMPS)
         atom_virials = output.atom_virials[:nlocal][:, rows, columns].double().cpu().numpy()
@@ -144,6 +177,7 @@ class DomainEvaluator:
             atom_virials=atom_virials,
             virial=atom_virials.sum(axis=0),
             num_centres=int(centres.sum()),
+            ghost_forces=ghost_forces,
         )
 
 

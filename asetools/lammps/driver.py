@@ -5,8 +5,10 @@ atoms, integration, thermostats and barostats. The model enters through
 ``fix external`` in its ``pf/callback`` mode: at every force evaluation each rank
 hands its local and ghost positions to a :class:`~asetools.lammps.DomainEvaluator`
 and gets back the forces on its local atoms, its share of the energy and its
-virial. The ghost shell is ``2 r_max`` plus the neighbour skin
-(``comm_modify cutoff``), so it stays complete until LAMMPS next rebuilds it.
+virial; the forces its atoms' energies put on other ranks' atoms are sent to those
+ranks (:class:`~asetools.lammps.exchange.GhostForceExchange`). The ghost shell is
+``r_max`` plus the neighbour skin (``comm_modify cutoff``; ``2 r_max`` + skin when
+ghost forces are not sent), so it stays complete until LAMMPS next rebuilds it.
 
 Start the same script on every rank (``mpirun -np 4 python script.py`` or
 ``mpirun -np 4 asetools lammps-md ...``); rank 0 writes the trajectory and log.
@@ -33,6 +35,7 @@ from .._optional import progress_bar
 from ..checkpoint import load_potential
 from ..models import Potential
 from .domain import VOIGT_LAMMPS, DomainEvaluator, DomainResult
+from .exchange import GhostForceExchange
 from .library import import_lammps, new_lammps
 
 __all__ = ["ENSEMBLES", "LammpsMD"]
@@ -91,6 +94,10 @@ class LammpsMD:
             among the ranks on the machine.
         skin: neighbour skin in Å: LAMMPS rebuilds the ghost shell once an atom has
             moved by half of it.
+        send_ghost_forces: each rank evaluates only its own atoms and sends the forces
+            on ghosts to their owners (ghost shell ``r_max`` + skin; default). ``False``
+            evaluates the ghosts within ``r_max`` as centres too, so nothing is sent
+            (ghost shell ``2 r_max`` + skin); both give the same forces.
         comm: an mpi4py communicator; default ``MPI.COMM_WORLD``.
     """
 
@@ -110,6 +117,7 @@ class LammpsMD:
         device: str = "cpu",
         threads: int | None = None,
         skin: float = 1.0,
+        send_ghost_forces: bool = True,
         comm=None,
     ):
         _check_arguments(atoms, timestep, ensemble, temperature_K, pressure_au, skin)
@@ -120,8 +128,10 @@ class LammpsMD:
         node_rank, ranks_on_node = _place_on_node(self.comm, mpi)
         torch.set_num_threads(threads or _threads_per_rank(ranks_on_node))
         self.evaluator = DomainEvaluator(
-            potential, dtype=getattr(torch, dtype), device=_rank_device(device, node_rank)
+            potential, dtype=getattr(torch, dtype), device=_rank_device(device, node_rank),
+            send_ghost_forces=send_ghost_forces,
         )
+        self.ghost_force_exchange = GhostForceExchange(self.comm, mpi) if send_ghost_forces else None
         self.atoms = atoms.copy()
         self.timestep = float(timestep)
         self.ensemble = ensemble
@@ -206,21 +216,29 @@ class LammpsMD:
     def _callback(self, caller, step, nlocal, tags, x, forces) -> None:
         """LAMMPS's force call on this rank: model forces into ``forces``, energy and virial set on the fix."""
         energy, virial = math.nan, np.zeros(6)
+        nall = nlocal + self.lmp.extract_setting("nghost")
+        ids = np.asarray(self.lmp.numpy.extract_atom("id", nelem=nall), dtype=np.int64)
+        local_forces, ghost_forces = np.zeros((nlocal, 3)), np.zeros((nall - nlocal, 3))
         try:
-            nall = nlocal + self.lmp.extract_setting("nghost")
             positions = self.lmp.numpy.extract_atom("x", nelem=nall, dim=3)
             types = self.lmp.numpy.extract_atom("type", nelem=nall)
-            ids = self.lmp.numpy.extract_atom("id", nelem=nall)
-            result = self.evaluator(positions, np.asarray(types) - 1, nlocal, np.asarray(ids))
-            forces[:] = result.forces
+            result = self.evaluator(positions, np.asarray(types) - 1, nlocal, ids)
+            local_forces = result.forces
+            if result.ghost_forces is not None:
+                ghost_forces = result.ghost_forces
             energy, virial = result.energy, result.virial
             self._last, self._last_tags = result, np.array(tags, dtype=np.int64)
             if nlocal:
                 self.lmp.numpy.fix_external_set_energy_peratom(FIX_ID, result.atom_energies)
                 self.lmp.numpy.fix_external_set_virial_peratom(FIX_ID, np.ascontiguousarray(result.atom_virials))
         except Exception as error:  # an exception must not escape into C, and every rank must reach the sum
-            forces[:] = 0.0
             self._failure = self._failure or f"rank {self.rank}, step {step}: {type(error).__name__}: {error}"
+        if self.ghost_force_exchange is not None:  # collective: every rank takes part, failed or not
+            try:
+                self.ghost_force_exchange(ids, nlocal, local_forces, ghost_forces)
+            except RuntimeError as error:
+                self._failure = self._failure or f"rank {self.rank}, step {step}: {error}"
+        forces[:] = local_forces if self._failure is None else 0.0
         # LAMMPS sums fix virials over ranks itself, but not a fix's global energy.
         totals = self.comm.allreduce(np.concatenate([[energy], virial]))  # one collective per force call
         self._energy, self._virial = float(totals[0]), totals[1:]

@@ -87,6 +87,33 @@ def test_domains_add_up_to_the_periodic_system(num_domains, with_tags):
         assert len(atoms) < centres <= num_domains * len(atoms)  # a rank evaluates no atom twice
 
 
+@pytest.mark.parametrize("num_domains", [1, 2, 3])
+def test_sent_ghost_forces_complete_the_owners_forces(num_domains):
+    """Only local centres on each slab, a shell of r_max, ghost forces added to their owners by tag."""
+    model = small_allegro(r_max=3.2)
+    atoms = periodic_alloy()
+    atoms.calc = AllegroCalc(model, dtype="float64")
+    evaluator = DomainEvaluator(Potential(model), send_ghost_forces=True)
+    assert evaluator.ghost_cutoff == pytest.approx(3.2)
+    energy, virial, centres = 0.0, np.zeros(6), 0
+    forces = np.zeros((len(atoms), 3))
+    for own, positions, species, tags in split_into_domains(atoms, num_domains, evaluator.ghost_cutoff):
+        result = evaluator(positions, species, len(own), tags)
+        energy += result.energy
+        virial += result.virial
+        centres += result.num_centres
+        forces[own] += result.forces
+        assert result.ghost_forces.shape == (len(positions) - len(own), 3)
+        np.add.at(forces, tags[len(own):] - 1, result.ghost_forces)  # what the owners receive
+        if num_domains > 1:
+            assert np.abs(result.ghost_forces).max() > 1e-3  # there is something to send
+    assert centres == len(atoms)  # every atom evaluated exactly once over all domains
+    assert energy == pytest.approx(atoms.get_potential_energy(), abs=1e-9)
+    np.testing.assert_allclose(forces, atoms.get_forces(), atol=1e-10)
+    rows, columns = zip(*VOIGT_LAMMPS)
+    np.testing.assert_allclose(virial, (-atoms.get_stress(voigt=False) * atoms.get_volume())[rows, columns], atol=1e-9)
+
+
 def test_a_too_thin_ghost_shell_gives_wrong_forces():
     """The check above has teeth: with a shell of one cutoff, ghosts near the edge lack neighbours."""
     model = small_allegro(r_max=3.2)

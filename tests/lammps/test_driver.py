@@ -128,24 +128,32 @@ def _mpirun(ranks, *arguments, cwd):
 
 @pytest.mark.skipif(MPIRUN is None, reason="mpirun not found (it comes with the mpich wheel)")
 def test_two_ranks_give_the_one_rank_trajectory(tmp_path):
-    """The same run on 1 and 2 MPI ranks: energies, forces and positions agree to round-off over 20 steps."""
+    """1 and 2 MPI ranks, ghost forces sent or ghosts evaluated: energies, forces and positions agree over 20 steps.
+
+    A skin of 0.05 Å makes LAMMPS migrate atoms and rebuild the ghosts every few steps,
+    so the ghost-force exchange must rebuild its plan too.
+    """
     save_checkpoint(small_allegro(r_max=3.2), tmp_path / "model.pt")
-    write(tmp_path / "start.xyz", with_velocities(alloy((4, 3, 3))))
+    write(tmp_path / "start.xyz", with_velocities(alloy((4, 3, 3)), temperature_K=1500))
     trajectories = []
-    for ranks in (1, 2):
-        output = tmp_path / f"ranks{ranks}.xyz"
+    for ranks, ghost_forces in ((1, "send"), (2, "send"), (2, "evaluate")):
+        output = tmp_path / f"ranks{ranks}_{ghost_forces}.xyz"
         stdout = _mpirun(ranks, tmp_path / "model.pt", tmp_path / "start.xyz", "--ensemble", "nve", "--steps", 20,
                          "--dt", 2, "--interval", 5, "--trajectory", output, "--log", tmp_path / f"{ranks}.log",
-                         cwd=tmp_path)
+                         "--skin", 0.05, "--ghost-forces", ghost_forces, cwd=tmp_path)
         assert f"on {ranks} MPI rank(s)" in stdout
+        if ranks == 2 and ghost_forces == "send":
+            rebuilds = int(stdout.split("ghost atoms reassigned ")[1].split()[0])
+            assert rebuilds > 3
         trajectories.append(read(output, ":"))
-    one, two = trajectories
-    assert len(one) == len(two) == 5
-    for a, b in zip(one, two):
-        assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), abs=1e-9)
-        np.testing.assert_allclose(a.get_forces(), b.get_forces(), atol=1e-9)
-        np.testing.assert_allclose(a.positions, b.positions, atol=1e-9)
-        np.testing.assert_allclose(a.get_stress(), b.get_stress(), atol=1e-10)
+    one = trajectories[0]
+    for other in trajectories[1:]:
+        assert len(one) == len(other) == 5
+        for a, b in zip(one, other):
+            assert a.get_potential_energy() == pytest.approx(b.get_potential_energy(), abs=1e-9)
+            np.testing.assert_allclose(a.get_forces(), b.get_forces(), atol=1e-9)
+            np.testing.assert_allclose(a.positions, b.positions, atol=1e-9)
+            np.testing.assert_allclose(a.get_stress(), b.get_stress(), atol=1e-10)
 
 
 @pytest.mark.skipif(MPIRUN is None, reason="mpirun not found (it comes with the mpich wheel)")
