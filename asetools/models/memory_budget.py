@@ -28,7 +28,10 @@ import torch
 from ..graph import AtomicGraph
 from .local import LocalEnergyModel, LocalEnvironments
 
-__all__ = ["BlockCost", "available_memory", "parse_memory", "measure_block_cost", "saved_bytes", "system_bytes", "edges_per_block_for_budget"]
+__all__ = [
+    "BlockCost", "available_memory", "edges_per_block_for_budget", "measure_block_cost", "parse_memory", "saved_bytes",
+    "system_bytes",
+]
 
 #: Budgeted bytes of a block per byte autograd saves in its forward pass.
 BACKWARD_FACTOR = 2.0
@@ -171,9 +174,12 @@ def system_bytes(graph: AtomicGraph, sorted_edges: bool) -> int:
     return held + graph.num_edges * per_edge + graph.num_atoms * per_atom
 
 
-def edges_per_block_for_budget(budget: int, graph: AtomicGraph, cost: BlockCost, sorted_edges: bool = True) -> int:
+def edges_per_block_for_budget(
+    budget: int, graph: AtomicGraph, cost: BlockCost, sorted_edges: bool = True, degree: torch.Tensor | None = None
+) -> int:
     """The largest edges-per-block that keeps one step of ``graph`` within ``budget`` bytes.
 
+    ``degree`` is the number of edges of each atom, if the caller has it already.
     The block's slot count is taken as its edges times the graph's widest over mean
     neighbour count (exact for uniform systems, conservative for surfaces and gas).
 
@@ -182,7 +188,8 @@ def edges_per_block_for_budget(budget: int, graph: AtomicGraph, cost: BlockCost,
             do not fit, with the sizes and what to do.
     """
     fixed = system_bytes(graph, sorted_edges)
-    degree = torch.bincount(graph.edge_index[0], minlength=graph.num_atoms)
+    if degree is None:
+        degree = torch.bincount(graph.edge_index[0], minlength=graph.num_atoms)
     active = int((degree > 0).sum())
     widest = int(degree.max()) if graph.num_edges else 0
     mean = graph.num_edges / active if active else 1.0

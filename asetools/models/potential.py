@@ -229,16 +229,17 @@ class Potential(torch.nn.Module):
         """Block-by-block evaluation of a strictly local model; outputs carry no autograd graph."""
         needs_grad = compute_forces or compute_stress
         centre, neighbour = graph.edge_index[0], graph.edge_index[1]
-        edges_per_block = self._edges_per_block(graph, sorted_by_centre(centre))
+        edges_sorted = sorted_by_centre(centre)
+        degree = torch.bincount(centre, minlength=graph.num_atoms)
+        edges_per_block = self._edges_per_block(graph, edges_sorted, degree)  # before the [E, 3] arrays
         with torch.no_grad():
             vectors = graph.edge_vectors()
-        if not sorted_by_centre(centre):
+        if not edges_sorted:
             order = torch.argsort(centre, stable=True)
             centre, neighbour, vectors = centre[order], neighbour[order], vectors[order]
         # Blocks hold only atoms with edges: an atom without neighbours would still take a full
         # row of the block's [atoms, widest neighbour count] layout. Those atoms form one last
         # group of empty environments.
-        degree = torch.bincount(centre, minlength=graph.num_atoms)
         active = torch.nonzero(degree).squeeze(1)
         offsets = [0] + torch.cumsum(degree[active], 0).tolist()
         groups = [(active[start:stop], offsets[start], offsets[stop]) for start, stop in _blocks(offsets, edges_per_block)]
@@ -296,15 +297,15 @@ class Potential(torch.nn.Module):
             _set_stress(output, d_energy_d_strain, graph.cell)
         return output
 
-    def _edges_per_block(self, graph: AtomicGraph, sorted_edges: bool) -> int:
-        """``edges_per_block``, or the block size that fits ``graph`` in ``max_memory``."""
+    def _edges_per_block(self, graph: AtomicGraph, sorted_edges: bool, degree: torch.Tensor | None = None) -> int:
+        """``edges_per_block``, or the block size that fits ``graph`` in ``max_memory`` (``degree``: edges per atom)."""
         if self.max_memory is None:
             return self.edges_per_block
         key = (graph.dtype, str(graph.device))
         if key not in self._block_costs:
             self._block_costs[key] = measure_block_cost(self.model, graph.dtype, graph.device)
         budget = available_memory(graph.device) * 9 // 10 if self.max_memory == "auto" else self.max_memory
-        fitting = edges_per_block_for_budget(budget, graph, self._block_costs[key], sorted_edges)
+        fitting = edges_per_block_for_budget(budget, graph, self._block_costs[key], sorted_edges, degree)
         return min(fitting, self.edges_per_block)
 
 
