@@ -134,6 +134,8 @@ class OrbitalBasis(torch.nn.Module):
                 slot_radial += [offset + k] * (2 * l + 1)
             offset += count
         self.register_buffer("slot_radial", torch.tensor(slot_radial, dtype=torch.long), persistent=False)
+        slot_harmonic = [l * l + m for l, count in enumerate(self.counts_per_l) for _ in range(count) for m in range(2 * l + 1)]
+        self.register_buffer("slot_harmonic", torch.tensor(slot_harmonic, dtype=torch.long), persistent=False)
 
     @property
     def num_coefficients(self) -> int:
@@ -237,6 +239,22 @@ class OrbitalBasis(torch.nn.Module):
             angular = harmonics[:count] @ self._angular_matrix(coefficients, group)
             total = total + torch.nn.functional.pad((gaussian * angular).sum(dim=1), (0, len(r2) - count))
         return total
+
+    def orbital_values(
+        self, displacements: torch.Tensor, exponents: torch.Tensor, radii: torch.Tensor, kind: int
+    ) -> torch.Tensor:
+        """[Q, num_coefficients] every orbital φ_lkm of one centre at ``displacements`` [Q, 3] (Å).
+
+        The columns of a design matrix: ``centre_field(...) == orbital_values(...) @ coefficients``.
+        Slots the kind lacks are zero.
+        """
+        r2 = (displacements * displacements).sum(dim=1, keepdim=True)
+        inside = (r2 <= radii * radii) & self.radial_mask[kind]
+        gaussian = torch.where(inside, self.normalisation(exponents) * torch.exp(-exponents * r2), torch.zeros_like(r2))
+        harmonics = o3.spherical_harmonics(
+            list(range(self.l_max + 1)), displacements, normalize=False, normalization="integral"
+        )
+        return gaussian[:, self.slot_radial] * harmonics[:, self.slot_harmonic]
 
     def _radius_groups(self, radii: torch.Tensor, kind: int) -> list[tuple[torch.Tensor, float]]:
         """The kind's orbitals in groups whose radii lie within a factor of two: (indices, largest radius)."""
