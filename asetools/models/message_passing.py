@@ -1,0 +1,98 @@
+"""Equivariant message passing on e3nn irreps (the NequIP interaction block).
+
+One :class:`InteractionBlock` updates node features ``h`` [N, dim] as
+
+    m_i = (1/√n_avg) Σ_j  R(|r_ij|) ⊗_uvu ( W_in h_j , Y(r̂_ij) )     (weights per edge from R)
+    h_i ← Gate( W_out m_i ) + W_self h_i
+
+with ``Y`` the spherical harmonics of the edge direction and ``R`` an MLP of the radial basis
+times a smooth cutoff, so messages vanish smoothly at the cutoff. Only paths whose output irrep
+is among the block's target irreps are built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from e3nn import o3
+from e3nn.nn import Gate
+
+from .mlp import ScalarMLP
+
+__all__ = ["InteractionBlock", "natural_irreps"]
+
+
+def natural_irreps(channels: int, l_max: int) -> o3.Irreps:
+    """``channels`` copies of each irrep of natural parity up to ``l_max``: 0e + 1o + 2e + ..."""
+    return o3.Irreps([(channels, (l, (-1) ** l)) for l in range(l_max + 1)])
+
+
+class InteractionBlock(torch.nn.Module):
+    """One equivariant convolution with a gated nonlinearity and a linear self-connection.
+
+    Args:
+        irreps_in: irreps of the incoming node features.
+        target_irreps: irreps of the outgoing node features (scalars gate the rest).
+        edge_irreps: irreps of the edge spherical harmonics.
+        num_radial: width of the radial basis fed to the weight MLP.
+        radial_hidden: hidden widths of that MLP.
+        average_neighbours: the sum over neighbours is divided by its square root.
+    """
+
+    def __init__(
+        self,
+        irreps_in: o3.Irreps,
+        target_irreps: o3.Irreps,
+        edge_irreps: o3.Irreps,
+        num_radial: int,
+        radial_hidden: Sequence[int],
+        average_neighbours: float,
+    ) -> None:
+        super().__init__()
+        self.irreps_in = o3.Irreps(irreps_in)
+        target_irreps = o3.Irreps(target_irreps)
+        wanted = {ir for _, ir in target_irreps}
+        self.linear_in = o3.Linear(self.irreps_in, self.irreps_in)
+        mid, instructions = [], []
+        for i, (multiplicity, ir_in) in enumerate(self.irreps_in):
+            for j, (_, ir_edge) in enumerate(edge_irreps):
+                for ir_out in ir_in * ir_edge:
+                    if ir_out in wanted:
+                        instructions.append((i, j, len(mid), "uvu", True))
+                        mid.append((multiplicity, ir_out))
+        if not mid:
+            raise ValueError(f"no path from {self.irreps_in} x {edge_irreps} reaches {target_irreps}")
+        mid = o3.Irreps(mid)
+        mid_sorted, permutation, _ = mid.sort()
+        instructions = [(i, j, permutation[k], mode, train) for i, j, k, mode, train in instructions]
+        self.tensor_product = o3.TensorProduct(
+            self.irreps_in, edge_irreps, mid_sorted, instructions, shared_weights=False, internal_weights=False
+        )
+        self.radial = ScalarMLP(num_radial, radial_hidden, self.tensor_product.weight_numel)
+        scalars = o3.Irreps([(m, ir) for m, ir in target_irreps if ir.l == 0])
+        gated = o3.Irreps([(m, ir) for m, ir in target_irreps if ir.l > 0])
+        gates = o3.Irreps([(m, "0e") for m, _ in gated]).simplify()
+        self.gate = Gate(scalars, [torch.nn.functional.silu], gates, [torch.sigmoid], gated)
+        self.linear_out = o3.Linear(mid_sorted.simplify(), self.gate.irreps_in)
+        self.self_connection = o3.Linear(self.irreps_in, self.gate.irreps_out)
+        self.irreps_out = self.gate.irreps_out
+        self.norm = float(average_neighbours) ** -0.5
+
+    def forward(
+        self, features: torch.Tensor, edge_harmonics: torch.Tensor, edge_radial: torch.Tensor, edge_index: torch.Tensor
+    ) -> torch.Tensor:
+        """New node features [N, dim(irreps_out)].
+
+        Args:
+            features: [N, dim(irreps_in)] node features.
+            edge_harmonics: [E, dim(edge_irreps)] harmonics of the edge directions.
+            edge_radial: [E, num_radial] radial basis times the cutoff envelope.
+            edge_index: [2, E] (centre, neighbour).
+        """
+        centre, neighbour = edge_index[0], edge_index[1]
+        x = self.linear_in(features)
+        messages = self.tensor_product(x[neighbour], edge_harmonics, self.radial(edge_radial))
+        summed = torch.zeros(features.shape[0], messages.shape[1], dtype=messages.dtype, device=messages.device)
+        summed = summed.index_add(0, centre, messages) * self.norm
+        return self.gate(self.linear_out(summed)) + self.self_connection(features)
