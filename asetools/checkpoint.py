@@ -15,12 +15,13 @@ import torch
 
 from . import __version__
 from ._files import atomic_path
-from .models import MODEL_CLASSES, EnergyModel, Potential
+from .models import MODEL_CLASSES, DensityModel, EnergyModel, Potential
 
 __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_potential",
+    "load_density_model",
     "read_checkpoint",
     "add_uncertainty",
     "FORMAT_NAME",
@@ -33,7 +34,7 @@ _REQUIRED = ("format", "format_version", "kind", "config", "species", "cutoff", 
 
 
 def save_checkpoint(
-    model: EnergyModel,
+    model: EnergyModel | DensityModel,
     path: str | os.PathLike,
     metadata: dict[str, Any] | None = None,
     training_state: dict[str, Any] | None = None,
@@ -42,7 +43,8 @@ def save_checkpoint(
 
     Args:
         model: an :class:`~asetools.models.EnergyModel`, or a ``Potential`` wrapping one
-            (its fitted uncertainty, if any, is stored too).
+            (its fitted uncertainty, if any, is stored too), or a
+            :class:`~asetools.models.DensityModel`.
         path: destination file; its directory must exist.
         metadata: extra plain-Python information (training data hash, metrics, ...).
         training_state: what a trainer needs to resume (optimiser, schedule, ...),
@@ -51,8 +53,8 @@ def save_checkpoint(
     uncertainty = None
     if isinstance(model, Potential):
         model, uncertainty = model.model, model.uncertainty
-    if not isinstance(model, EnergyModel):
-        raise TypeError(f"save_checkpoint needs an asetools EnergyModel, got {type(model).__name__}")
+    if not isinstance(model, (EnergyModel, DensityModel)):
+        raise TypeError(f"save_checkpoint needs an asetools EnergyModel or DensityModel, got {type(model).__name__}")
     payload = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -126,12 +128,22 @@ def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
 def _build_model(payload: dict[str, Any], path: str | os.PathLike) -> EnergyModel:
     """The model described by a validated checkpoint ``payload`` read from ``path``."""
     kind = payload["kind"]
+    if kind == DensityModel.kind:
+        raise ValueError(
+            f"checkpoint {path} holds a charge-density model, not a potential; load it with "
+            "asetools.checkpoint.load_density_model or asetools.calculators.DensityCalculator"
+        )
     if kind not in MODEL_CLASSES:
         raise ValueError(
             f"checkpoint {path} holds a model of unknown kind {kind!r}; this asetools "
             f"{__version__} knows {', '.join(sorted(MODEL_CLASSES))}"
         )
-    model_class = MODEL_CLASSES[kind]
+    return _restore(MODEL_CLASSES[kind], payload, path)
+
+
+def _restore(model_class: type, payload: dict[str, Any], path: str | os.PathLike):
+    """A ``model_class`` built from the checkpoint's config, with its weights, species and metadata checked."""
+    kind = payload["kind"]
     try:
         model = model_class.from_config(payload["config"])
     except (TypeError, ValueError) as error:
@@ -151,6 +163,17 @@ def _build_model(payload: dict[str, Any], path: str | os.PathLike) -> EnergyMode
         raise ValueError(f"checkpoint {path}: species/cutoff disagree with the stored config; the file is damaged")
     model.checkpoint_metadata = dict(payload.get("metadata", {}))
     return model
+
+
+def load_density_model(path: str | os.PathLike) -> DensityModel:
+    """Build the charge-density model stored at ``path`` (on the CPU, in its stored precision)."""
+    payload = read_checkpoint(path)
+    if payload["kind"] != DensityModel.kind:
+        raise ValueError(
+            f"checkpoint {path} holds a {payload['kind']!r} potential, not a charge-density model; "
+            "load it with asetools.checkpoint.load_potential"
+        )
+    return _restore(DensityModel, payload, path)
 
 
 def load_potential(path: str | os.PathLike, edges_per_block: int | None = None) -> Potential:

@@ -128,7 +128,10 @@ class DensityGrid:
     def points(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """[P, 3] Å: positions of the grid points with flat (C-order) indices ``start:stop``."""
         stop = self.num_points if stop is None else min(stop, self.num_points)
-        flat = np.arange(start, stop)
+        return self.points_at(np.arange(start, stop))
+
+    def points_at(self, flat: np.ndarray) -> np.ndarray:
+        """[P, 3] Å: positions of the grid points with the flat (C-order) indices ``flat`` [P]."""
         ijk = np.stack(np.unravel_index(flat, self.shape), axis=1).astype(np.float64)
         return self.origin + ijk @ self.voxel
 

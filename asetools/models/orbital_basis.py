@@ -123,7 +123,7 @@ class OrbitalBasis(torch.nn.Module):
             for r, (l, k) in enumerate(zip(self.radial_l, self.radial_k)):
                 mask[kind_index, r] = l < len(kind_counts) and k < kind_counts[l]
         initial = self.config.exponent_min * self.config.beta ** torch.tensor(self.radial_k, dtype=torch.float64)
-        self.log_exponents = torch.nn.Parameter(initial.log().repeat(len(self.kinds), 1))
+        self.log_exponents = torch.nn.Parameter(initial.log().repeat(len(self.kinds), 1).to(torch.get_default_dtype()))
         self.register_buffer("radial_mask", mask, persistent=False)
         self.register_buffer("radial_degree", torch.tensor(self.radial_l, dtype=torch.long), persistent=False)
         # Expansion from radial functions to coefficient slots: slot j belongs to radial function

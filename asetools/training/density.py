@@ -1,0 +1,397 @@
+"""Training charge-density models on reference densities.
+
+The recipe: the s-orbital baseline of every kind is fitted first by least squares over the
+training grids (a superposition of spherical atoms and bond sites); the network is then trained
+with the mean absolute error on grid points sampled afresh every step, which on average is the
+field's metric NMAPE = 100·Σ|ρ̂−ρ| / Σ|ρ| over the full grid. Validation uses full grids.
+
+Run files in ``output.directory``: ``last.pt`` (model, optimiser, EMA, random states: resume
+exactly), ``best.pt`` (EMA weights of the best validation NMAPE), ``metrics.csv`` and, at the
+end, ``test_metrics.json``. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from torch.optim.swa_utils import AveragedModel
+
+from .._files import atomic_path
+from .._optional import progress_bar
+from ..checkpoint import load_density_model, read_checkpoint, save_checkpoint
+from ..config import from_dict, load_yaml
+from ..data.density import DensityFrame, read_density_dataset, split_by_molecule
+from ..models.density_field import density_at_points, density_on_grid
+from ..models.density_model import DensityModel, DensityModelConfig
+
+__all__ = [
+    "DensityDataConfig",
+    "DensityFitConfig",
+    "DensityRunConfig",
+    "DensityMetrics",
+    "evaluate_density_model",
+    "fit_baseline",
+    "train_density_model",
+]
+
+
+@dataclasses.dataclass
+class DensityDataConfig:
+    """Where the reference densities are.
+
+    Attributes:
+        dataset: a directory with an ``index.json`` (or of .npz/.cube/CHGCAR files), or the index.
+        molecules: use only these molecules (None: all).
+        split: fractions of molecules for training, validation and test (frames of one molecule
+            stay together).
+        split_seed: seed of the split.
+        max_train_frames: cap on training frames (None: all).
+    """
+
+    dataset: str
+    molecules: list[str] | None = None
+    split: list[float] = dataclasses.field(default_factory=lambda: [0.8, 0.1, 0.1])
+    split_seed: int = 0
+    max_train_frames: int | None = None
+
+
+@dataclasses.dataclass
+class DensityFitConfig:
+    """Optimisation.
+
+    Attributes:
+        epochs: passes over the training frames.
+        frames_per_batch: frames per optimiser step.
+        points_per_frame: grid points sampled from each frame per step.
+        learning_rate: initial Adam learning rate, decayed on a cosine to ``min_learning_rate``.
+        loss: ``"l1"`` (mean absolute error, the NMAPE's own measure) or ``"l2"``.
+        electron_weight: weight of the relative electron-count error |∫ρ̂ − N|/N in the loss,
+            scaled by the frame's mean |ρ| so that 1 % of missing electrons costs as much as
+            1 % NMAPE at weight 1 (0: off).
+        ema_decay: exponential moving average of the weights for validation and ``best.pt`` (None: off).
+        gradient_clip_norm: clip the gradient norm (None: off).
+        validation_every: epochs between validations.
+        max_seconds: stop after this wall time (None: no limit); the run can be resumed.
+        seed: seeds the weights, the batches and the sampled points.
+        dtype: ``"float32"`` or ``"float64"``.
+        device: torch device of the model.
+        resume: continue from ``last.pt`` in the output directory when it exists.
+    """
+
+    epochs: int = 20
+    frames_per_batch: int = 4
+    points_per_frame: int = 4096
+    learning_rate: float = 5e-3
+    min_learning_rate: float = 5e-5
+    loss: Literal["l1", "l2"] = "l1"
+    electron_weight: float = 1.0
+    ema_decay: float | None = 0.99
+    gradient_clip_norm: float | None = 10.0
+    validation_every: int = 1
+    max_seconds: float | None = None
+    seed: int = 0
+    dtype: Literal["float32", "float64"] = "float32"
+    device: str = "cpu"
+    resume: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "frames_per_batch", "points_per_frame", "validation_every"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"training.{name} must be at least 1, got {getattr(self, name)}")
+        if not self.learning_rate > 0 or self.min_learning_rate < 0:
+            raise ValueError("training.learning_rate must be positive and min_learning_rate not negative")
+
+
+@dataclasses.dataclass
+class DensityRunConfig:
+    """A density training run, as loaded from YAML.
+
+    Attributes:
+        data: the dataset and its split.
+        model: hyperparameters of :class:`DensityModelConfig` (``species`` may be left out: the
+            elements of the dataset are used).
+        training: optimisation.
+        output_directory: where the run's files go.
+    """
+
+    data: DensityDataConfig
+    model: dict[str, Any] = dataclasses.field(default_factory=dict)
+    training: DensityFitConfig = dataclasses.field(default_factory=DensityFitConfig)
+    output_directory: str = "density_run"
+
+    @classmethod
+    def from_yaml(cls, path) -> DensityRunConfig:
+        return load_yaml(cls, path)
+
+
+@dataclasses.dataclass
+class DensityMetrics:
+    """Errors of predicted densities on full grids.
+
+    Attributes:
+        nmape: mean over frames of 100·Σ|ρ̂−ρ|/Σ|ρ| (percent).
+        electron_error: mean over frames of |∫ρ̂ − N_electrons| (electrons; ∫ρ̂ from the analytic
+            integrals of the orbitals).
+        per_frame: frame name -> NMAPE (percent).
+    """
+
+    nmape: float
+    electron_error: float
+    per_frame: dict[str, float]
+
+
+def fit_baseline(
+    model: DensityModel, frames: list[DensityFrame], ridge: float = 1e-8, electron_weight: float = 100.0
+) -> torch.Tensor:
+    """Set ``model.baseline`` to the least-squares s-orbital coefficients per kind over all grid points.
+
+    Returns the fitted [kinds, K_0] coefficients. Each kind's s orbitals get one coefficient
+    each, shared by all centres of that kind: a superposition of spherical atoms and bond sites.
+    Every frame's electron count (analytic integral of the orbitals) enters as an extra, heavily
+    weighted equation: grid points near the nuclei are few, and without it the tight core
+    orbitals are poorly determined.
+    """
+    basis = model.basis
+    count = basis.counts_per_l[0]
+    num_kinds = len(model.kinds)
+    columns = num_kinds * count
+    normal = torch.zeros(columns, columns, dtype=torch.float64)
+    right = torch.zeros(columns, dtype=torch.float64)
+    exponents_all = basis.exponents().detach().to(torch.float64)
+    all_kinds = torch.arange(num_kinds)
+    identity = torch.eye(basis.num_coefficients, dtype=torch.float64)[:count]
+    # integrals[kind, k]: electrons in orbital k00 of a kind with coefficient 1
+    integrals = torch.stack(
+        [basis.integrals(identity, torch.full((count,), kind)).detach().to(torch.float64) for kind in all_kinds.tolist()]
+    )
+    count_rows, electrons = [], []
+    for frame in progress_bar(frames, total=len(frames), description="baseline", unit="frame"):
+        centres = model.centres(frame.atoms)
+        kinds = [model.kinds.index(symbol) for symbol in centres.get_chemical_symbols()]
+        points = torch.as_tensor(frame.grid.points(), dtype=torch.float64)
+        reference = torch.as_tensor(frame.grid.values.ravel(), dtype=torch.float64)
+        design = _s_orbital_design(basis, points, torch.as_tensor(centres.positions), kinds, exponents_all, num_kinds)
+        normal += design.T @ design
+        right += design.T @ reference
+        row = torch.zeros(columns, dtype=torch.float64)
+        for kind in kinds:
+            row[kind * count : (kind + 1) * count] += integrals[kind]
+        count_rows.append(row)
+        electrons.append(frame.n_electrons)
+    rows = torch.stack(count_rows)
+    # stiffer than any direction of the grid term, so the counts hold almost exactly
+    weight = electron_weight * float(normal.diagonal().max()) / float((rows * rows).sum(dim=1).mean())
+    normal += weight * rows.T @ rows
+    right += weight * rows.T @ torch.tensor(electrons, dtype=torch.float64)
+    scale = normal.diagonal().clamp(min=1e-300).sqrt()
+    used = normal.diagonal() > 0
+    scaled = normal / scale[:, None] / scale[None, :]
+    solution = torch.zeros(columns, dtype=torch.float64)
+    system = scaled[used][:, used] + ridge * torch.eye(int(used.sum()), dtype=torch.float64)
+    solution[used] = torch.linalg.solve(system, (right / scale)[used]) / scale[used]
+    fitted = solution.reshape(num_kinds, count)
+    with torch.no_grad():
+        model.baseline.copy_(fitted.to(model.baseline.dtype))
+    return fitted
+
+
+def _s_orbital_design(
+    basis, points: torch.Tensor, centres: torch.Tensor, kinds: list[int], exponents: torch.Tensor, num_kinds: int
+) -> torch.Tensor:
+    """[P, kinds·K_0]: at each point, the sum over centres of a kind of that kind's s orbitals."""
+    count = basis.counts_per_l[0]
+    kind_index = torch.as_tensor(kinds)
+    alpha = exponents[kind_index, :count]  # [C, K0]
+    radii = basis.radii(exponents)[kind_index, :count]
+    normalisation = basis.normalisation(exponents)[kind_index, :count] * (4 * math.pi) ** -0.5
+    present = basis.radial_mask[kind_index, :count]
+    design = torch.zeros(len(points), num_kinds * count, dtype=torch.float64)
+    r2 = torch.cdist(points, centres.to(torch.float64)).square()  # [P, C]
+    for centre, kind in enumerate(kinds):
+        near = r2[:, centre, None]
+        values = normalisation[centre] * torch.exp(-alpha[centre] * near)
+        values = torch.where((near <= radii[centre] ** 2) & present[centre], values, torch.zeros_like(values))
+        design[:, kind * count : (kind + 1) * count] += values
+    return design
+
+
+def evaluate_density_model(model: DensityModel, frames: list[DensityFrame]) -> DensityMetrics:
+    """NMAPE and electron-count error of ``model`` on the full grids of ``frames``."""
+    per_frame, electron_errors = {}, []
+    with torch.no_grad():
+        for frame in frames:
+            expansion = model.expansion(frame.atoms)
+            predicted = density_on_grid(model.basis, expansion, frame.grid)
+            reference = np.asarray(frame.grid.values, dtype=np.float64)
+            per_frame[frame.name] = 100.0 * float(np.abs(predicted - reference).sum() / np.abs(reference).sum())
+            electrons = float(model.basis.integrals(expansion.coefficients, expansion.kinds, expansion.exponent_scale).sum())
+            electron_errors.append(abs(electrons - frame.n_electrons))
+    return DensityMetrics(
+        nmape=float(np.mean(list(per_frame.values()))),
+        electron_error=float(np.mean(electron_errors)),
+        per_frame=per_frame,
+    )
+
+
+def _sample_points(frame: DensityFrame, count: int, generator: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` grid points of ``frame`` drawn uniformly (with replacement): positions [P, 3], values [P]."""
+    flat = generator.integers(0, frame.grid.num_points, size=count)
+    return frame.grid.points_at(flat), np.asarray(frame.grid.values).ravel()[flat]
+
+
+def _learning_rate(config: DensityFitConfig, step: int, total_steps: int) -> float:
+    progress = min(1.0, step / max(1, total_steps))
+    return config.min_learning_rate + 0.5 * (config.learning_rate - config.min_learning_rate) * (1 + math.cos(math.pi * progress))
+
+
+def _build_model(run: DensityRunConfig, frames: list[DensityFrame]) -> DensityModel:
+    options = dict(run.model)
+    if not options.get("species"):
+        symbols = {symbol for frame in frames for symbol in frame.atoms.get_chemical_symbols()}
+        options["species"] = sorted(symbols, key=lambda s: (len(s), s))
+    config = from_dict(DensityModelConfig, options, context="model")
+    torch.manual_seed(run.training.seed)
+    return DensityModel(config)
+
+
+def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel, DensityMetrics | None]:
+    """Train a density model as ``run`` says; returns the best model (EMA weights) and its test metrics.
+
+    Resumes from ``last.pt`` in the output directory when ``run.training.resume`` and it exists.
+    """
+    fit = run.training
+    directory = Path(run.output_directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    frames = read_density_dataset(run.data.dataset, run.data.molecules)
+    train, validation, test = split_by_molecule(frames, tuple(run.data.split), seed=run.data.split_seed)
+    if run.data.max_train_frames is not None:
+        train = train[: run.data.max_train_frames]
+    if not validation:
+        raise ValueError("the split leaves no validation molecules; give data.split a validation fraction")
+    dtype = torch.float64 if fit.dtype == "float64" else torch.float32
+    model = _build_model(run, frames).to(dtype)
+    log(f"density model: {len(train)} training, {len(validation)} validation, {len(test)} test frames; "
+        f"{sum(p.numel() for p in model.parameters())} parameters; basis {model.basis.irreps}")
+
+    optimiser = torch.optim.Adam(model.parameters(), lr=fit.learning_rate)
+    generator = np.random.default_rng(fit.seed)
+    start_epoch, best_nmape, history, state = 0, math.inf, [], None
+    last_path, best_path = directory / "last.pt", directory / "best.pt"
+    if fit.resume and last_path.exists():
+        state = read_checkpoint(last_path).get("training_state")
+        if state is None:
+            raise ValueError(f"{last_path} has no training state to resume from; delete it or set training.resume: false")
+        model.load_state_dict(load_density_model(last_path).to(dtype).state_dict())
+        optimiser.load_state_dict(state["optimiser"])
+        generator.bit_generator.state = json.loads(state["numpy_random"])
+        torch.set_rng_state(state["torch_random"])
+        start_epoch, best_nmape, history = int(state["epoch"]), float(state["best_nmape"]), list(json.loads(state["history"]))
+        log(f"resumed from {last_path} after epoch {start_epoch}")
+    else:
+        fitted = fit_baseline(model, train)
+        baseline = evaluate_density_model(model, validation)
+        log(f"baseline (spherical atoms and bond sites): validation NMAPE {baseline.nmape:.2f} %, "
+            f"largest coefficient {float(fitted.abs().max()):.3g}")
+    ema = None
+    if fit.ema_decay is not None:
+        ema = AveragedModel(model, avg_fn=_ema_step(fit.ema_decay))
+        if state is not None and state.get("ema") is not None:
+            ema.load_state_dict(state["ema"])
+
+    steps_per_epoch = math.ceil(len(train) / fit.frames_per_batch)
+    total_steps = steps_per_epoch * fit.epochs
+    started = time.perf_counter()
+    for epoch in range(start_epoch, fit.epochs):
+        model.train()
+        order = generator.permutation(len(train))
+        losses = []
+        batches = [order[i : i + fit.frames_per_batch] for i in range(0, len(order), fit.frames_per_batch)]
+        for step, batch in enumerate(progress_bar(batches, total=len(batches), description=f"epoch {epoch + 1}", unit="batch")):
+            rate = _learning_rate(fit, epoch * steps_per_epoch + step, total_steps)
+            for group in optimiser.param_groups:
+                group["lr"] = rate
+            optimiser.zero_grad(set_to_none=True)
+            batch_loss = 0.0
+            for index in batch:
+                frame = train[int(index)]
+                points, reference = _sample_points(frame, fit.points_per_frame, generator)
+                expansion = model.expansion(frame.atoms)
+                predicted = density_at_points(model.basis, expansion, torch.as_tensor(points, dtype=dtype))
+                error = predicted - torch.as_tensor(reference, dtype=dtype)
+                loss = error.abs().mean() if fit.loss == "l1" else (error * error).mean()
+                if fit.electron_weight:
+                    electrons = model.basis.integrals(expansion.coefficients, expansion.kinds, expansion.exponent_scale).sum()
+                    mean_density = float(np.abs(frame.grid.values).mean())
+                    loss = loss + fit.electron_weight * mean_density * (electrons - frame.n_electrons).abs() / frame.n_electrons
+                (loss / len(batch)).backward()
+                batch_loss += float(loss.detach()) / len(batch)
+            if fit.gradient_clip_norm is not None:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), fit.gradient_clip_norm)
+            optimiser.step()
+            if ema is not None:
+                ema.update_parameters(model)
+            losses.append(batch_loss)
+        record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": rate,
+                  "seconds": time.perf_counter() - started}
+        evaluated = ema.module if ema is not None else model
+        if (epoch + 1) % fit.validation_every == 0 or epoch + 1 == fit.epochs:
+            metrics = evaluate_density_model(evaluated.eval(), validation)
+            record.update(validation_nmape=metrics.nmape, validation_electron_error=metrics.electron_error)
+            if metrics.nmape < best_nmape:
+                best_nmape = metrics.nmape
+                save_checkpoint(evaluated, best_path, metadata={"epoch": epoch + 1, "validation_nmape": metrics.nmape})
+            log(f"epoch {epoch + 1}: loss {record['train_loss']:.4g} e/Å³, validation NMAPE {metrics.nmape:.3f} %, "
+                f"electron error {metrics.electron_error:.3f}, lr {rate:.2e}")
+        history.append(record)
+        _save_last(model, optimiser, ema, generator, epoch + 1, best_nmape, history, last_path)
+        _write_history(history, directory / "metrics.csv")
+        if fit.max_seconds is not None and time.perf_counter() - started > fit.max_seconds:
+            log(f"stopping after {fit.max_seconds} s of training (resume to continue)")
+            break
+
+    best = load_density_model(best_path)
+    test_metrics = None
+    if test:
+        test_metrics = evaluate_density_model(best, test)
+        log(f"test: NMAPE {test_metrics.nmape:.3f} %, electron error {test_metrics.electron_error:.3f}")
+        with atomic_path(directory / "test_metrics.json") as temporary:
+            temporary.write_text(json.dumps(dataclasses.asdict(test_metrics), indent=1))
+    return best, test_metrics
+
+
+def _ema_step(decay: float):
+    """EMA with a warm-up: the decay is ``min(decay, (1 + n) / (10 + n))`` after n updates."""
+
+    def step(averaged: torch.Tensor, current: torch.Tensor, num_averaged: torch.Tensor) -> torch.Tensor:
+        n = float(num_averaged)
+        return averaged + (current - averaged) * (1.0 - min(decay, (1.0 + n) / (10.0 + n)))
+
+    return step
+
+
+def _save_last(model, optimiser, ema, generator, epoch, best_nmape, history, path) -> None:
+    state = {
+        "optimiser": optimiser.state_dict(),
+        "ema": None if ema is None else ema.state_dict(),
+        "numpy_random": json.dumps(generator.bit_generator.state),
+        "torch_random": torch.get_rng_state(),
+        "epoch": epoch,
+        "best_nmape": best_nmape,
+        "history": json.dumps(history),
+    }
+    save_checkpoint(model, path, metadata={"epoch": epoch}, training_state=state)
+
+
+def _write_history(history: list[dict[str, float]], path: Path) -> None:
+    columns = ["epoch", "train_loss", "validation_nmape", "validation_electron_error", "learning_rate", "seconds"]
+    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(",".join(columns) + "\n")
+        for record in history:
+            handle.write(",".join(f"{record[c]:.6g}" if c in record else "" for c in columns) + "\n")
