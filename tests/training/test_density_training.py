@@ -1,0 +1,151 @@
+"""Training density models: the baseline fit, a short run, checkpoints and exact resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from ase.build import molecule
+
+from asetools.checkpoint import load_checkpoint, load_density_model, save_checkpoint
+from asetools.data.density import DensityFrame
+from asetools.density_grid import DensityGrid
+from asetools.models.density_field import density_on_grid
+from asetools.models.density_model import DensityModel, DensityModelConfig
+from asetools.models.orbital_basis import OrbitalBasisConfig
+from asetools.training.density import (
+    DensityDataConfig,
+    DensityFitConfig,
+    DensityRunConfig,
+    evaluate_density_model,
+    fit_baseline,
+    train_density_model,
+)
+
+SMALL = {
+    "basis": {"beta": 3.0, "l_max": {"H": 1}, "default_l_max": 2},
+    "channels": 4,
+    "l_max": 2,
+    "num_layers": 1,
+    "radial_hidden": [16],
+}
+MOLECULES = ["H2O", "NH3", "CH4", "HCN", "C2H2", "CO", "H2CO", "CH3OH", "N2"]
+
+
+def _teacher(seed: int = 0, network: bool = True) -> DensityModel:
+    """A random model whose densities play the reference: the student can represent them exactly."""
+    torch.manual_seed(seed)
+    config = DensityModelConfig(species=["H", "C", "N", "O"], basis=OrbitalBasisConfig(beta=3.0, l_max={"H": 1}, default_l_max=2), channels=4, l_max=2, num_layers=1, radial_hidden=[16])
+    teacher = DensityModel(config).double()
+    with torch.no_grad():
+        count = teacher.basis.counts_per_l[0]
+        # diffuse positive s orbitals carry the charge; tight ones small
+        teacher.baseline.copy_(torch.rand(len(teacher.kinds), count, dtype=torch.float64) * torch.linspace(1.0, 0.2, count, dtype=torch.float64))
+        teacher.output_scale.fill_(0.05 if network else 0.0)
+    return teacher
+
+
+def _frames(teacher: DensityModel, copies: int = 2) -> list[DensityFrame]:
+    frames = []
+    for name in MOLECULES:
+        for copy in range(copies):
+            atoms = molecule(name)
+            atoms.rattle(0.05, seed=copy + 1)
+            grid = DensityGrid.around(atoms, spacing=0.3, padding=1.5)
+            with torch.no_grad():
+                expansion = teacher.expansion(atoms)
+                values = density_on_grid(teacher.basis, expansion, grid)
+                electrons = float(teacher.basis.integrals(expansion.coefficients, expansion.kinds).sum())
+            frames.append(DensityFrame(grid=grid.with_values(values), name=f"{name}_{copy}", molecule=name, n_electrons=electrons))
+    return frames
+
+
+def _write_dataset(frames: list[DensityFrame], directory: Path) -> Path:
+    entries = []
+    for frame in frames:
+        grid = frame.grid
+        np.savez(
+            directory / f"{frame.name}.npz", numbers=frame.atoms.numbers, positions=frame.atoms.positions,
+            origin=grid.origin, voxel=grid.voxel, shape=np.array(grid.shape), density=grid.values,
+        )
+        entries.append({"id": frame.name, "molecule": frame.molecule, "n_electrons": frame.n_electrons})
+    (directory / "index.json").write_text(json.dumps({"frames": entries}))
+    return directory
+
+
+def test_baseline_fit_recovers_a_superposition_of_spherical_centres():
+    teacher = _teacher(network=False)
+    frames = _frames(teacher, copies=1)
+    student = DensityModel(teacher.config).double()
+    with torch.no_grad():
+        student.output_scale.zero_()
+    before = evaluate_density_model(student, frames)
+    fit_baseline(student, frames)
+    after = evaluate_density_model(student, frames)
+    assert before.nmape > 50
+    assert after.nmape < 1e-2 and after.electron_error < 1e-4
+
+
+def _run(tmp_path: Path, dataset: Path, epochs: int, directory: str = "run", **fit) -> DensityRunConfig:
+    return DensityRunConfig(
+        data=DensityDataConfig(dataset=str(dataset), split=[0.67, 0.22, 0.11], split_seed=0),
+        model=dict(SMALL),
+        training=DensityFitConfig(
+            epochs=epochs, frames_per_batch=3, points_per_frame=512, learning_rate=1e-2, dtype="float64", **fit
+        ),
+        output_directory=str(tmp_path / directory),
+    )
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory) -> Path:
+    return _write_dataset(_frames(_teacher()), tmp_path_factory.mktemp("density_data"))
+
+
+def test_training_improves_on_the_baseline_and_writes_its_files(tmp_path, dataset):
+    messages = []
+    model, test_metrics = train_density_model(_run(tmp_path, dataset, epochs=6), log=messages.append)
+    baseline_line = next(m for m in messages if m.startswith("baseline"))
+    baseline_nmape = float(baseline_line.split("NMAPE ")[1].split(" %")[0])
+    rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,train_loss,validation_nmape") and len(rows) == 7
+    validation = [float(row.split(",")[2]) for row in rows[1:]]
+    assert min(validation) < 0.8 * baseline_nmape
+    assert test_metrics is not None and test_metrics.nmape < baseline_nmape
+    saved = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+    assert saved["nmape"] == pytest.approx(test_metrics.nmape)
+    assert model.checkpoint_metadata["validation_nmape"] == pytest.approx(min(validation), rel=1e-5)
+
+
+@pytest.mark.parametrize("ema_decay", [None, 0.9])
+def test_resume_continues_exactly(tmp_path, dataset, ema_decay):
+    straight, _ = train_density_model(_run(tmp_path, dataset, epochs=2, directory="straight", ema_decay=ema_decay), log=lambda m: None)
+    # an interrupted run: max_seconds=0 stops it after its first epoch
+    train_density_model(_run(tmp_path, dataset, epochs=2, directory="split", ema_decay=ema_decay, max_seconds=0.0), log=lambda m: None)
+    assert len((tmp_path / "split" / "metrics.csv").read_text().splitlines()) == 2
+    messages = []
+    resumed, _ = train_density_model(_run(tmp_path, dataset, epochs=2, directory="split", ema_decay=ema_decay), log=messages.append)
+    assert any(m.startswith("resumed from") for m in messages)
+    first = load_density_model(tmp_path / "straight" / "last.pt").state_dict()
+    second = load_density_model(tmp_path / "split" / "last.pt").state_dict()
+    for name, value in first.items():
+        torch.testing.assert_close(second[name], value, rtol=0, atol=0, msg=name)
+    for name, value in straight.state_dict().items():  # best.pt: EMA weights when averaging
+        torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0, msg=name)
+
+
+def test_density_checkpoints_round_trip_and_are_told_apart(tmp_path):
+    teacher = _teacher()
+    path = save_checkpoint(teacher, tmp_path / "density.pt")
+    loaded = load_density_model(path)
+    atoms = molecule("CH3OH")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.expansion(atoms).coefficients, teacher.expansion(atoms).coefficients)
+    with pytest.raises(ValueError, match="charge-density model"):
+        load_checkpoint(path)
+    (tmp_path / "broken.pt").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="truncated or corrupt"):
+        load_density_model(tmp_path / "broken.pt")
