@@ -61,14 +61,14 @@ class DensityGrid:
     def for_cell(cls, atoms: Atoms, shape: tuple[int, int, int], values: np.ndarray | None = None) -> DensityGrid:
         """The periodic grid of ``shape`` points spanning the cell of ``atoms`` (origin at 0).
 
-        ``values`` defaults to zeros.
+        ``values`` defaults to a read-only zero placeholder that takes no memory.
         """
         shape = _checked_shape(shape)
         cell = np.asarray(atoms.cell.array, dtype=np.float64)
         if abs(np.linalg.det(cell)) < 1e-9:
             raise ValueError("a periodic grid needs a structure with a three-dimensional cell; set atoms.cell")
         voxel = cell / np.asarray(shape, dtype=np.float64)[:, None]
-        data = np.zeros(shape) if values is None else np.asarray(values)
+        data = _placeholder(shape) if values is None else np.asarray(values)
         return cls(values=data, origin=np.zeros(3), voxel=voxel, atoms=atoms.copy(), periodic=True)
 
     @classmethod
@@ -78,7 +78,7 @@ class DensityGrid:
         """An axis-aligned box grid around a molecule, ``padding`` Å beyond the outermost atoms.
 
         The spacing is ``spacing`` Å along x, y and z; the box is rounded up to whole steps and
-        centred on the atoms' bounding box. ``values`` defaults to zeros.
+        centred on the atoms' bounding box. ``values`` defaults to a read-only zero placeholder.
         """
         if not spacing > 0:
             raise ValueError(f"grid spacing must be positive, got {spacing}")
@@ -92,7 +92,7 @@ class DensityGrid:
         shape = tuple(int(n) + 1 for n in steps)
         centre = (low + high) / 2
         origin = centre - spacing * steps / 2
-        data = np.zeros(shape) if values is None else np.asarray(values)
+        data = _placeholder(shape) if values is None else np.asarray(values)
         return cls(values=data, origin=origin, voxel=np.eye(3) * spacing, atoms=atoms.copy(), periodic=False)
 
     @property
@@ -157,6 +157,11 @@ def grid_shape_for_spacing(cell: np.ndarray, spacing: float) -> tuple[int, int, 
         raise ValueError(f"grid spacing must be positive, got {spacing}")
     lengths = np.linalg.norm(np.asarray(cell, dtype=np.float64), axis=1)
     return tuple(max(1, math.ceil(length / spacing - 1e-9)) for length in lengths)
+
+
+def _placeholder(shape: tuple[int, int, int]) -> np.ndarray:
+    """Zeros of ``shape`` as a read-only zero-stride view: a grid's geometry without its memory."""
+    return np.broadcast_to(np.float64(0.0), tuple(shape))
 
 
 def _checked_shape(shape) -> tuple[int, int, int]:

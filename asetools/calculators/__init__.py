@@ -1,8 +1,9 @@
 """ASE calculators over asetools models."""
 
 from .allegro_calc import AllegroCalc
+from .density_calc import DensityCalculator
 from .ensemble_calc import EnsembleCalc, ensemble_checkpoints
 from .mts_calc import MTSCalc
 from .potential_calc import PotentialCalc
 
-__all__ = ["AllegroCalc", "EnsembleCalc", "MTSCalc", "PotentialCalc", "ensemble_checkpoints"]
+__all__ = ["AllegroCalc", "DensityCalculator", "EnsembleCalc", "MTSCalc", "PotentialCalc", "ensemble_checkpoints"]

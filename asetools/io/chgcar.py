@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterable
 
 import numpy as np
 from ase import Atoms
@@ -26,8 +27,14 @@ CHGCAR_VALUE_FORMAT = " %17.11E"
 _PER_LINE = 5
 
 
-def write_chgcar(path: str | os.PathLike, grid: DensityGrid, comment: str = "") -> None:
+def write_chgcar(
+    path: str | os.PathLike, grid: DensityGrid, comment: str = "", slabs: Iterable[np.ndarray] | None = None
+) -> None:
     """Write the density ``grid`` (e/Å³) to a CHGCAR file at ``path``, atomically.
+
+    ``slabs`` gives the values as consecutive z-slabs ``[n0, n1, k]`` instead of ``grid.values``
+    (the file's own order: x runs fastest), so a grid larger than memory can be written piece by
+    piece.
 
     A periodic grid (:meth:`DensityGrid.for_cell`) is written in its own cell. A box grid around
     a molecule (:meth:`DensityGrid.around`) is written as a cell equal to the box, with the atoms
@@ -59,15 +66,23 @@ def write_chgcar(path: str | os.PathLike, grid: DensityGrid, comment: str = "") 
         handle.write(f"\n{nx:5d}{ny:5d}{nz:5d}\n")
         # x runs fastest: walk the z-planes in order, carrying the values that did not fill a line.
         carry = np.empty(0)
-        planes_per_write = max(1, 1_000_000 // (nx * ny))
-        for start in range(0, nz, planes_per_write):
-            planes = np.asarray(grid.values[:, :, start : start + planes_per_write], dtype=np.float64)
+        written = 0
+        if slabs is None:
+            planes_per_write = max(1, 1_000_000 // (nx * ny))
+            slabs = (grid.values[:, :, start : start + planes_per_write] for start in range(0, nz, planes_per_write))
+        for planes in slabs:
+            planes = np.asarray(planes, dtype=np.float64)
+            if planes.ndim != 3 or planes.shape[:2] != (nx, ny):
+                raise ValueError(f"a CHGCAR slab has shape {planes.shape}; expected [{nx}, {ny}, k]")
+            written += planes.shape[2]
             chunk = np.concatenate([carry, planes.ravel(order="F") * volume])
             whole = (chunk.size // _PER_LINE) * _PER_LINE
             handle.write(format_values(chunk[:whole], CHGCAR_VALUE_FORMAT, per_line=_PER_LINE))
             carry = chunk[whole:]
         if carry.size:
             handle.write(format_values(carry, CHGCAR_VALUE_FORMAT, per_line=_PER_LINE))
+        if written != nz:
+            raise ValueError(f"the slabs hold {written} z-planes; the grid has {nz}")
 
 
 def read_chgcar(path: str | os.PathLike) -> DensityGrid:

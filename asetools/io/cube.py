@@ -9,6 +9,7 @@ from e/Å³ and :func:`read_cube` back.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 
 import numpy as np
 from ase import Atoms
@@ -25,7 +26,13 @@ CUBE_VALUE_FORMAT = " %12.5E"
 _HEADER_NUMBER = "{:12.6f}"
 
 
-def write_cube(path: str | os.PathLike, grid: DensityGrid, comment: str = "", density: bool = True) -> None:
+def write_cube(
+    path: str | os.PathLike,
+    grid: DensityGrid,
+    comment: str = "",
+    density: bool = True,
+    slabs: Iterable[np.ndarray] | None = None,
+) -> None:
     """Write ``grid`` to a cube file at ``path``, atomically, one x-slab at a time.
 
     Args:
@@ -34,6 +41,9 @@ def write_cube(path: str | os.PathLike, grid: DensityGrid, comment: str = "", de
         comment: text for the first line.
         density: True (default) for a density in e/Å³, stored in e/Bohr³ as the format expects;
             False writes the values unchanged (for fields without a length unit).
+        slabs: the values as consecutive x-slabs ``[k, n1, n2]`` instead of ``grid.values``, so
+            that a grid larger than memory can be computed and written piece by piece (the
+            grid's own values are then not read).
     """
     atoms = grid.atoms if grid.atoms is not None else Atoms()
     scale = Bohr**3 if density else 1.0
@@ -47,8 +57,17 @@ def write_cube(path: str | os.PathLike, grid: DensityGrid, comment: str = "", de
         for number, position in zip(atoms.numbers, atoms.positions):
             handle.write(f"{int(number):5d}{float(number):12.6f}" + "".join(_HEADER_NUMBER.format(x) for x in position / Bohr) + "\n")
         nz = grid.shape[2]
-        for slab in grid.values:
-            handle.write(format_values(np.asarray(slab, dtype=np.float64) * scale, CUBE_VALUE_FORMAT, per_line=6, row_length=nz))
+        written = 0
+        for slab in grid.values if slabs is None else slabs:
+            slab = np.asarray(slab, dtype=np.float64)
+            if slab.ndim == 2:
+                slab = slab[None]
+            if slab.shape[1:] != grid.shape[1:]:
+                raise ValueError(f"a cube slab has shape {slab.shape}; expected [k, {grid.shape[1]}, {grid.shape[2]}]")
+            handle.write(format_values(slab * scale, CUBE_VALUE_FORMAT, per_line=6, row_length=nz))
+            written += slab.shape[0]
+        if written != grid.shape[0]:
+            raise ValueError(f"the slabs hold {written} x-planes; the grid has {grid.shape[0]}")
 
 
 def read_cube(path: str | os.PathLike, density: bool = True) -> DensityGrid:

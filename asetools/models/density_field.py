@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from scipy.spatial import cKDTree
 
 from .orbital_basis import OrbitalBasis, solid_harmonic_monomials
 
-__all__ = ["OrbitalExpansion", "density_at_points", "density_on_grid", "periodic_images"]
+__all__ = ["OrbitalExpansion", "density_at_points", "density_on_grid", "density_slabs", "periodic_images"]
 
 #: Default number of points evaluated together by the point evaluator.
 DEFAULT_CHUNK_POINTS = 100_000
@@ -198,6 +199,33 @@ def density_on_grid(
                 values[start : start + len(points)] = density_at_points(basis, expansion, points, chunk_size).cpu().numpy()
             return values.reshape(grid.shape)
         return _separable_density(basis, expansion, grid, chunk_size)
+
+
+def density_slabs(
+    basis: OrbitalBasis,
+    expansion: OrbitalExpansion,
+    grid,
+    axis: int,
+    points_per_slab: int = 4_000_000,
+    chunk_size: int = DEFAULT_CHUNK_POINTS,
+) -> Iterator[np.ndarray]:
+    """ρ on ``grid`` as consecutive slabs along ``axis``, each of at most about ``points_per_slab`` points.
+
+    Only one slab is in memory at a time, so grids larger than memory can be written to disk
+    (cube files take x-slabs, axis 0; CHGCAR files z-slabs, axis 2). ``grid.values`` is not read.
+    """
+    if axis not in (0, 1, 2):
+        raise ValueError(f"slab axis must be 0, 1 or 2, got {axis}")
+    plane = grid.num_points // grid.shape[axis]
+    planes_per_slab = max(1, points_per_slab // plane)
+    for start in range(0, grid.shape[axis], planes_per_slab):
+        count = min(planes_per_slab, grid.shape[axis] - start)
+        shape = list(grid.shape)
+        shape[axis] = count
+        slab = dataclasses.replace(
+            grid, values=np.broadcast_to(np.float64(0.0), tuple(shape)), origin=grid.origin + start * grid.voxel[axis]
+        )
+        yield density_on_grid(basis, expansion, slab, chunk_size=chunk_size)
 
 
 def _separable_density(basis: OrbitalBasis, expansion: OrbitalExpansion, grid, chunk_size: int) -> np.ndarray:
