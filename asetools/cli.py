@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .cli_analysis import add_analysis_commands
+from .cli_density import add_density_commands
 from .cli_lammps import add_lammps_commands
 from .cli_uncertainty import add_uncertainty_commands
 
@@ -205,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_analysis_commands(commands)
     add_uncertainty_commands(commands)
     add_lammps_commands(commands)
+    add_density_commands(commands)
     return parser
 
 

@@ -1,5 +1,9 @@
 """Small structures made on the fly, shared by the tests."""
 
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +11,9 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from ase.cluster import Icosahedron
 
-from asetools.models import Allegro, AllegroConfig
+from asetools.data.density import DensityFrame
+from asetools.density_grid import DensityGrid
+from asetools.models import Allegro, AllegroConfig, DensityModel, DensityModelConfig, OrbitalBasisConfig, density_on_grid
 
 ARGON = dict(sigma=3.4, epsilon=0.0104, cutoff=8.5)
 
@@ -101,3 +107,61 @@ def mixed_cu_au_batch() -> list[Atoms]:
     cluster.positions *= 2.2
     lonely = Atoms("CuAu", positions=[[0, 0, 0], [9.0, 0, 0]])  # no atom has a neighbour
     return [crystal, triclinic, cluster, lonely]
+
+
+# -- charge density: a random 'teacher' model plays the reference, so a student can match it exactly --
+
+MOLECULES = ["H2O", "NH3", "CH4", "HCN", "C2H2", "CO", "H2CO", "CH3OH", "N2"]
+
+
+def density_teacher(seed: int = 0, network: bool = True) -> DensityModel:
+    """A random model whose densities play the reference: the student can represent them exactly."""
+    torch.manual_seed(seed)
+    config = DensityModelConfig(species=["H", "C", "N", "O"], basis=OrbitalBasisConfig(beta=3.0, l_max={"H": 1}, default_l_max=2), channels=4, l_max=2, num_layers=1, radial_hidden=[16])
+    teacher = DensityModel(config).double()
+    with torch.no_grad():
+        count = teacher.basis.counts_per_l[0]
+        # diffuse positive s orbitals carry the charge; tight ones small
+        teacher.baseline.copy_(torch.rand(len(teacher.kinds), count, dtype=torch.float64) * torch.linspace(1.0, 0.2, count, dtype=torch.float64))
+        teacher.output_scale.fill_(0.05 if network else 0.0)
+    return teacher
+
+
+def teacher_density_frames(teacher: DensityModel, copies: int = 2) -> list[DensityFrame]:
+    frames = []
+    for name in MOLECULES:
+        for copy in range(copies):
+            atoms = molecule(name)
+            atoms.rattle(0.05, seed=copy + 1)
+            grid = DensityGrid.around(atoms, spacing=0.3, padding=1.5)
+            with torch.no_grad():
+                expansion = teacher.expansion(atoms)
+                values = density_on_grid(teacher.basis, expansion, grid)
+                electrons = float(teacher.basis.integrals(expansion.coefficients, expansion.kinds).sum())
+            frames.append(DensityFrame(grid=grid.with_values(values), name=f"{name}_{copy}", molecule=name, n_electrons=electrons))
+    return frames
+
+
+def write_density_dataset(frames: list[DensityFrame], directory: Path) -> Path:
+    entries = []
+    for frame in frames:
+        grid = frame.grid
+        np.savez(
+            directory / f"{frame.name}.npz", numbers=frame.atoms.numbers, positions=frame.atoms.positions,
+            origin=grid.origin, voxel=grid.voxel, shape=np.array(grid.shape), density=grid.values,
+        )
+        entries.append({"id": frame.name, "molecule": frame.molecule, "n_electrons": frame.n_electrons})
+    (directory / "index.json").write_text(json.dumps({"frames": entries}))
+    return directory
+
+
+@pytest.fixture
+def density_helpers() -> SimpleNamespace:
+    """The teacher model, its frames and the dataset writer, for tests that build their own data."""
+    return SimpleNamespace(teacher=density_teacher, frames=teacher_density_frames, write=write_density_dataset)
+
+
+@pytest.fixture(scope="session")
+def density_dataset(tmp_path_factory) -> Path:
+    """A G2-layout dataset (index.json + .npz) of nine molecules, two geometries each, from a teacher model."""
+    return write_density_dataset(teacher_density_frames(density_teacher()), tmp_path_factory.mktemp("density_data"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -128,7 +129,14 @@ class DensityRunConfig:
 
     @classmethod
     def from_yaml(cls, path) -> DensityRunConfig:
-        return load_yaml(cls, path)
+        """Read a run from YAML; relative ``data.dataset`` and ``output_directory`` are relative to the file."""
+        run = load_yaml(cls, path)
+        base = os.path.dirname(os.path.abspath(os.fspath(path)))
+        if not os.path.isabs(run.data.dataset):
+            run.data.dataset = os.path.normpath(os.path.join(base, run.data.dataset))
+        if not os.path.isabs(run.output_directory):
+            run.output_directory = os.path.normpath(os.path.join(base, run.output_directory))
+        return run
 
 
 @dataclasses.dataclass

@@ -5,17 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from ase.build import molecule
 
 from asetools.checkpoint import load_checkpoint, load_density_model, save_checkpoint
-from asetools.data.density import DensityFrame
-from asetools.density_grid import DensityGrid
-from asetools.models.density_field import density_on_grid
-from asetools.models.density_model import DensityModel, DensityModelConfig
-from asetools.models.orbital_basis import OrbitalBasisConfig
+from asetools.models.density_model import DensityModel
 from asetools.training.density import (
     DensityDataConfig,
     DensityFitConfig,
@@ -32,53 +27,9 @@ SMALL = {
     "num_layers": 1,
     "radial_hidden": [16],
 }
-MOLECULES = ["H2O", "NH3", "CH4", "HCN", "C2H2", "CO", "H2CO", "CH3OH", "N2"]
-
-
-def _teacher(seed: int = 0, network: bool = True) -> DensityModel:
-    """A random model whose densities play the reference: the student can represent them exactly."""
-    torch.manual_seed(seed)
-    config = DensityModelConfig(species=["H", "C", "N", "O"], basis=OrbitalBasisConfig(beta=3.0, l_max={"H": 1}, default_l_max=2), channels=4, l_max=2, num_layers=1, radial_hidden=[16])
-    teacher = DensityModel(config).double()
-    with torch.no_grad():
-        count = teacher.basis.counts_per_l[0]
-        # diffuse positive s orbitals carry the charge; tight ones small
-        teacher.baseline.copy_(torch.rand(len(teacher.kinds), count, dtype=torch.float64) * torch.linspace(1.0, 0.2, count, dtype=torch.float64))
-        teacher.output_scale.fill_(0.05 if network else 0.0)
-    return teacher
-
-
-def _frames(teacher: DensityModel, copies: int = 2) -> list[DensityFrame]:
-    frames = []
-    for name in MOLECULES:
-        for copy in range(copies):
-            atoms = molecule(name)
-            atoms.rattle(0.05, seed=copy + 1)
-            grid = DensityGrid.around(atoms, spacing=0.3, padding=1.5)
-            with torch.no_grad():
-                expansion = teacher.expansion(atoms)
-                values = density_on_grid(teacher.basis, expansion, grid)
-                electrons = float(teacher.basis.integrals(expansion.coefficients, expansion.kinds).sum())
-            frames.append(DensityFrame(grid=grid.with_values(values), name=f"{name}_{copy}", molecule=name, n_electrons=electrons))
-    return frames
-
-
-def _write_dataset(frames: list[DensityFrame], directory: Path) -> Path:
-    entries = []
-    for frame in frames:
-        grid = frame.grid
-        np.savez(
-            directory / f"{frame.name}.npz", numbers=frame.atoms.numbers, positions=frame.atoms.positions,
-            origin=grid.origin, voxel=grid.voxel, shape=np.array(grid.shape), density=grid.values,
-        )
-        entries.append({"id": frame.name, "molecule": frame.molecule, "n_electrons": frame.n_electrons})
-    (directory / "index.json").write_text(json.dumps({"frames": entries}))
-    return directory
-
-
-def test_baseline_fit_recovers_a_superposition_of_spherical_centres():
-    teacher = _teacher(network=False)
-    frames = _frames(teacher, copies=1)
+def test_baseline_fit_recovers_a_superposition_of_spherical_centres(density_helpers):
+    teacher = density_helpers.teacher(network=False)
+    frames = density_helpers.frames(teacher, copies=1)
     student = DensityModel(teacher.config).double()
     with torch.no_grad():
         student.output_scale.zero_()
@@ -100,9 +51,9 @@ def _run(tmp_path: Path, dataset: Path, epochs: int, directory: str = "run", **f
     )
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory) -> Path:
-    return _write_dataset(_frames(_teacher()), tmp_path_factory.mktemp("density_data"))
+@pytest.fixture
+def dataset(density_dataset) -> Path:
+    return density_dataset
 
 
 def test_training_improves_on_the_baseline_and_writes_its_files(tmp_path, dataset):
@@ -137,8 +88,8 @@ def test_resume_continues_exactly(tmp_path, dataset, ema_decay):
         torch.testing.assert_close(resumed.state_dict()[name], value, rtol=0, atol=0, msg=name)
 
 
-def test_density_checkpoints_round_trip_and_are_told_apart(tmp_path):
-    teacher = _teacher()
+def test_density_checkpoints_round_trip_and_are_told_apart(tmp_path, density_helpers):
+    teacher = density_helpers.teacher()
     path = save_checkpoint(teacher, tmp_path / "density.pt")
     loaded = load_density_model(path)
     atoms = molecule("CH3OH")
