@@ -51,6 +51,17 @@ def test_allegro_quickstart_trains_and_runs_md(tmp_path):
     assert short > 2 * lowest  # squeezing a bond well below anything trained on: larger expected errors
     assert (tmp_path / "uq_map.csv").is_file()
     assert (tmp_path / "rdf.csv").is_file() and (tmp_path / "msd.csv").is_file()
+    if (EXAMPLES.parent.parent / "shared" / "data" / "density_g2" / "index.json").is_file():
+        validation, baseline = map(
+            float, re.search(r"validation NMAPE (\S+) % after training \(spherical atoms and bond sites alone: (\S+) %\)", out).groups()
+        )
+        assert validation < baseline < 30  # two short epochs already improve on the fitted spherical centres
+        assert float(re.search(r"held-out molecules .*: NMAPE (\S+) %", out).group(1)) < 30
+        cube = re.search(r"wrote (\S+\.cube) and", out).group(1)
+        from asetools.io import read_cube
+
+        grid = read_cube(cube)
+        assert grid.values.max() > 1.0 and (tmp_path / "CHGCAR").is_file()
 
 
 ETHANOL = EXAMPLES.parent.parent / "shared" / "data" / "botnet" / "ethanol"

@@ -100,3 +100,50 @@ def test_density_checkpoints_round_trip_and_are_told_apart(tmp_path, density_hel
     (tmp_path / "broken.pt").write_bytes(path.read_bytes()[:200])
     with pytest.raises(ValueError, match="truncated or corrupt"):
         load_density_model(tmp_path / "broken.pt")
+
+
+def test_density_weighted_sampling_is_unbiased(density_helpers):
+    """Points drawn partly by density, reweighted, estimate the grid's mean |error| without bias."""
+    import numpy as np
+
+    from asetools.training.density import PointSampler
+
+    frame = density_helpers.frames(density_helpers.teacher(), copies=1)[0]
+    error = np.random.default_rng(0).normal(size=frame.grid.num_points) ** 2  # any per-point quantity
+    exact = error.mean()
+    sampler = PointSampler(0.7)
+    generator = np.random.default_rng(1)
+    flat_of = {tuple(p): i for i, p in enumerate(np.round(frame.grid.points(), 9))}
+    estimates, dense = [], []
+    for _ in range(400):
+        points, values, weights = sampler.sample(frame, 256, generator)
+        index = np.array([flat_of[tuple(p)] for p in np.round(points, 9)])
+        np.testing.assert_array_equal(values, frame.grid.values.ravel()[index])
+        estimates.append(np.mean(weights * error[index]))
+        dense.append(np.mean(values))
+    assert np.mean(estimates) == pytest.approx(exact, rel=0.03)
+    assert np.mean(dense) > 3 * frame.grid.values.mean()  # the dense regions are sampled more often
+    with pytest.raises(ValueError, match="density_sampling"):
+        PointSampler(1.0)
+
+
+def test_weight_average_pairs_weights_by_name():
+    """The EMA of a model with l = 3 features (whose e3nn modules reorder buffers when copied)."""
+    from asetools.models.density_model import DensityModelConfig
+    from asetools.models.orbital_basis import OrbitalBasisConfig
+    from asetools.training.density import WeightAverage
+
+    model = DensityModel(DensityModelConfig(species=["H", "O"], basis=OrbitalBasisConfig(beta=3.0, default_l_max=3), channels=4, l_max=3, num_layers=1))
+    average = WeightAverage(model, decay=0.5)
+    before = {name: value.detach().clone() for name, value in model.named_parameters()}
+    for _ in range(20):
+        average.update(model)  # warm-up: the first updates follow the model closely
+    with torch.no_grad():
+        for value in model.parameters():
+            value.add_(1.0)
+    average.update(model)  # decay 0.5 now: halfway to the new weights
+    copy = average.averaged_copy(model)
+    for name, value in copy.named_parameters():
+        torch.testing.assert_close(value, before[name] + 0.5)
+    with torch.no_grad():
+        assert torch.isfinite(copy.expansion(molecule("H2O")).coefficients).all()
