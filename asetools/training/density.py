@@ -12,7 +12,7 @@ end, ``test_metrics.json``. Every file is written atomically.
 
 from __future__ import annotations
 
-import copy
+import contextlib
 import dataclasses
 import json
 import math
@@ -382,13 +382,14 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
             losses.append(batch_loss)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": rate,
                   "seconds": time.perf_counter() - started}
-        evaluated = ema.averaged_copy(model) if ema is not None else model
         if (epoch + 1) % fit.validation_every == 0 or epoch + 1 == fit.epochs:
-            metrics = evaluate_density_model(evaluated.eval(), validation)
-            record.update(validation_nmape=metrics.nmape, validation_electron_error=metrics.electron_error)
-            if metrics.nmape < best_nmape:
-                best_nmape = metrics.nmape
-                save_checkpoint(evaluated, best_path, metadata={"epoch": epoch + 1, "validation_nmape": metrics.nmape})
+            averaged = ema.swapped_in(model) if ema is not None else contextlib.nullcontext(model)
+            with averaged as evaluated:
+                metrics = evaluate_density_model(evaluated.eval(), validation)
+                record.update(validation_nmape=metrics.nmape, validation_electron_error=metrics.electron_error)
+                if metrics.nmape < best_nmape:
+                    best_nmape = metrics.nmape
+                    save_checkpoint(evaluated, best_path, metadata={"epoch": epoch + 1, "validation_nmape": metrics.nmape})
             log(f"epoch {epoch + 1}: loss {record['train_loss']:.4g} e/Å³, validation NMAPE {metrics.nmape:.3f} %, "
                 f"electron error {metrics.electron_error:.3f}, lr {rate:.2e}")
         history.append(record)
@@ -416,7 +417,7 @@ class WeightAverage:
     generated modules may list their buffers in another order.
     """
 
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:  # noqa: D107
         self.decay = float(decay)
         self.updates = 0
         self.average = {name: value.detach().clone() for name, value in model.named_parameters()}
@@ -428,13 +429,23 @@ class WeightAverage:
             self.average[name].lerp_(value.detach(), 1.0 - rate)
         self.updates += 1
 
-    @torch.no_grad()
-    def averaged_copy(self, model: torch.nn.Module) -> torch.nn.Module:
-        """A copy of ``model`` with the averaged weights (its buffers as they are)."""
-        averaged = copy.deepcopy(model)
-        for name, value in averaged.named_parameters():
-            value.copy_(self.average[name])
-        return averaged
+    @contextlib.contextmanager
+    def swapped_in(self, model: torch.nn.Module):
+        """Within the block ``model`` holds the averaged weights; its own come back afterwards.
+
+        (Swapping in place rather than deep-copying: copies of e3nn's generated modules carry
+        extra constant tensors into their state dict.)
+        """
+        with torch.no_grad():
+            own = {name: value.detach().clone() for name, value in model.named_parameters()}
+            for name, value in model.named_parameters():
+                value.copy_(self.average[name])
+        try:
+            yield model
+        finally:
+            with torch.no_grad():
+                for name, value in model.named_parameters():
+                    value.copy_(own[name])
 
     def state_dict(self) -> dict:
         return {"updates": self.updates, "average": dict(self.average)}
