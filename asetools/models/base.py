@@ -1,4 +1,4 @@
-"""The energy-model protocol every asetools model follows."""
+"""The protocol every asetools model follows: a typed config, and the energy-model interface."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ import torch
 from ..config import from_dict, to_dict
 from ..graph import AtomicGraph
 
-__all__ = ["EnergyModel"]
+__all__ = ["ConfiguredModel", "EnergyModel"]
 
 
-class EnergyModel(torch.nn.Module):
-    """Base class of energy models: ``forward(graph) -> per-atom energies [N]`` in eV.
+class ConfiguredModel(torch.nn.Module):
+    """A model built from one typed config: what a checkpoint needs to store and rebuild it.
 
     A subclass sets ``kind`` (the name written into checkpoints) and
     ``config_class`` (a dataclass with at least ``species: list[str]`` and
     ``cutoff: float``), and is constructed from one config object by
-    :meth:`from_config`. Models know nothing of ASE; forces and stress come from
-    :class:`asetools.models.Potential`.
+    :meth:`from_config`.
     """
 
     kind: ClassVar[str]
@@ -44,7 +43,7 @@ class EnergyModel(torch.nn.Module):
         return float(self.config.cutoff)
 
     @classmethod
-    def from_config(cls, config: Any) -> EnergyModel:
+    def from_config(cls, config: Any) -> ConfiguredModel:
         """Build the model from its config dataclass (or a dict of its fields)."""
         if isinstance(config, dict):
             config = from_dict(cls.config_class, config, context=cls.__name__)
@@ -53,6 +52,13 @@ class EnergyModel(torch.nn.Module):
     def config_dict(self) -> dict[str, Any]:
         """The config as plain Python values (what a checkpoint stores)."""
         return to_dict(self.config)
+
+
+class EnergyModel(ConfiguredModel):
+    """Base class of energy models: ``forward(graph) -> per-atom energies [N]`` in eV.
+
+    Models know nothing of ASE; forces and stress come from :class:`asetools.models.Potential`.
+    """
 
     def forward(self, graph: AtomicGraph) -> torch.Tensor:  # pragma: no cover - abstract
         """Per-atom energies ``[N]`` in eV for the graph."""

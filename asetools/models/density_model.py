@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from ase import Atoms
 from e3nn import o3
 
-from ..config import from_dict, to_dict
 from ..graph import AtomicGraph, build_graph
+from .base import ConfiguredModel
 from .density_field import OrbitalExpansion
 from .message_passing import InteractionBlock, natural_irreps
 from .orbital_basis import OrbitalBasis, OrbitalBasisConfig
@@ -79,7 +79,7 @@ class DensityModelConfig:
                 raise ValueError(f"density model {name} must be at least 1, got {value}")
 
 
-class DensityModel(torch.nn.Module):
+class DensityModel(ConfiguredModel):
     """Predicts the electron density of a structure as an orbital expansion.
 
     Use :meth:`expansion` for a structure, then :func:`~asetools.models.density_field.density_at_points`
@@ -91,10 +91,7 @@ class DensityModel(torch.nn.Module):
     config_class: ClassVar[type] = DensityModelConfig
 
     def __init__(self, config: DensityModelConfig) -> None:
-        super().__init__()
-        if not isinstance(config, DensityModelConfig):
-            raise TypeError(f"DensityModel expects a DensityModelConfig, got {type(config).__name__}")
-        self.config = config
+        super().__init__(config)
         self.kinds = [*config.species, VIRTUAL_SYMBOL]
         self.basis = OrbitalBasis(self.kinds, config.basis)
         if config.l_max < self.basis.l_max:
@@ -130,25 +127,6 @@ class DensityModel(torch.nn.Module):
             self.exponent_head = torch.nn.Linear(config.channels, 1, bias=False)
             torch.nn.init.zeros_(self.exponent_head.weight)
 
-    # -- checkpoint protocol ------------------------------------------------------------------
-    @property
-    def species(self) -> list[str]:
-        return list(self.config.species)
-
-    @property
-    def cutoff(self) -> float:
-        return float(self.config.cutoff)
-
-    @classmethod
-    def from_config(cls, config: DensityModelConfig | dict[str, Any]) -> DensityModel:
-        if isinstance(config, dict):
-            config = from_dict(DensityModelConfig, config, context="DensityModel")
-        return cls(config)
-
-    def config_dict(self) -> dict[str, Any]:
-        return to_dict(self.config)
-
-    # -- evaluation ----------------------------------------------------------------------------
     def centres(self, atoms: Atoms) -> Atoms:
         """The orbital centres of ``atoms``: the atoms followed by their virtual sites (element X)."""
         unknown = sorted(set(atoms.get_chemical_symbols()) - set(self.config.species))
