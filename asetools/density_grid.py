@@ -143,6 +143,16 @@ class DensityGrid:
         """
         return float(np.sum(self.values, dtype=np.float64) * self.voxel_volume)
 
+    def slab(self, axis: int, start: int, count: int) -> DensityGrid:
+        """The grid of ``count`` planes from plane ``start`` along ``axis``, with placeholder values."""
+        if not (0 <= start and count >= 1 and start + count <= self.shape[axis]):
+            raise ValueError(f"planes {start}..{start + count - 1} are outside axis {axis} of a {self.shape} grid")
+        shape = list(self.shape)
+        shape[axis] = count
+        return dataclasses.replace(
+            self, values=_placeholder(tuple(shape)), origin=self.origin + start * self.voxel[axis]
+        )
+
     def with_values(self, values: np.ndarray) -> DensityGrid:
         """A copy of this grid with other values of the same shape."""
         values = np.asarray(values)

@@ -127,21 +127,21 @@ def read_chgcar(path: str | os.PathLike) -> DensityGrid:
 
 def _poscar_length(lines: list[str], path: str) -> int:
     """Number of lines of the POSCAR block at the top of a CHGCAR file."""
+    malformed = f"{path}: not a CHGCAR file (the POSCAR block at its top is malformed)"
     try:
-        fields = lines[5].split()
-        symbols_given = not fields[0].lstrip("-").replace(".", "", 1).isdigit()
-        counts_line = 6 if symbols_given else 5
-        if not symbols_given:
-            raise ValueError(
-                f"{path}: this CHGCAR has no element line (VASP 4 format); add the element symbols "
-                "as line 6 of the file"
-            )
-        natoms = sum(int(x) for x in lines[counts_line].split())
-        index = counts_line + 1
-        if lines[index].strip()[:1] in ("S", "s"):
+        first_field = lines[5].split()[0]
+    except IndexError as error:
+        raise ValueError(malformed) from error
+    if first_field.lstrip("-").replace(".", "", 1).isdigit():
+        raise ValueError(
+            f"{path}: this CHGCAR has no element line (VASP 4 format); add the element symbols "
+            "as line 6 of the file"
+        )
+    try:
+        natoms = sum(int(x) for x in lines[6].split())
+        index = 7
+        if lines[index].strip()[:1] in ("S", "s"):  # Selective dynamics
             index += 1
         return index + 1 + natoms
     except (IndexError, ValueError) as error:
-        if isinstance(error, ValueError) and "VASP 4" in str(error):
-            raise
-        raise ValueError(f"{path}: not a CHGCAR file (the POSCAR block at its top is malformed)") from error
+        raise ValueError(malformed) from error

@@ -28,7 +28,9 @@ from scipy.spatial import cKDTree
 
 from .orbital_basis import OrbitalBasis, solid_harmonic_monomials
 
-__all__ = ["OrbitalExpansion", "density_at_points", "density_on_grid", "density_slabs", "periodic_images"]
+__all__ = [
+    "OrbitalExpansion", "density_at_points", "density_on_grid", "density_slabs", "electron_count", "periodic_images",
+]
 
 #: Default number of points evaluated together by the point evaluator.
 DEFAULT_CHUNK_POINTS = 100_000
@@ -66,6 +68,17 @@ class OrbitalExpansion:
             raise ValueError("a periodic expansion needs its cell")
 
 
+def electron_count(basis: OrbitalBasis, expansion: OrbitalExpansion) -> torch.Tensor:
+    """∫ρ d³r of ``expansion`` (electrons, a scalar tensor), from the orbitals' analytic integrals."""
+    return basis.integrals(expansion.coefficients, expansion.kinds, expansion.exponent_scale).sum()
+
+
+def _wrap(positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> np.ndarray:
+    """Fractional coordinates of ``positions`` [N, 3] (Å) in ``cell``, wrapped into [0, 1) along periodic axes."""
+    fractional = positions @ np.linalg.inv(cell)
+    return np.where(pbc, fractional - np.floor(fractional), fractional)
+
+
 def periodic_images(
     positions: np.ndarray, cell: np.ndarray | None, pbc, reach: float, box_low: np.ndarray, box_high: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -85,8 +98,7 @@ def periodic_images(
         raise ValueError("a periodic expansion needs a cell with non-zero volume")
     heights = volume / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
     margin = np.where(pbc, reach / heights, 0.0)
-    fractional = positions @ np.linalg.inv(cell)
-    fractional = np.where(pbc, fractional - np.floor(fractional), fractional)
+    fractional = _wrap(positions, cell, pbc)
     ranges = [
         np.arange(math.floor(box_low[a] - margin[a]) - 1, math.ceil(box_high[a] + margin[a]) + 1) if pbc[a] else np.zeros(1)
         for a in range(3)
@@ -118,22 +130,18 @@ def density_at_points(
     dtype, device = expansion.coefficients.dtype, expansion.coefficients.device
     exponents = basis.centre_exponents(expansion.kinds, expansion.exponent_scale)
     radii = basis.radii(exponents)
-    reach = float(radii[basis.radial_mask[expansion.kinds]].max()) if len(expansion.kinds) else 0.0
+    reach = basis.reach(radii, expansion.kinds)
     pbc = np.asarray(expansion.pbc, dtype=bool)
     point_array = points.detach().cpu().to(torch.float64).numpy()
     cell = None if expansion.cell is None else expansion.cell.detach().cpu().to(torch.float64).numpy()
     if pbc.any():
-        fractional = point_array @ np.linalg.inv(cell)
-        fractional = np.where(pbc, fractional - np.floor(fractional), fractional)
-        point_array = fractional @ cell
-    images, image_centre = periodic_images(
-        expansion.positions.detach().cpu().numpy(), cell, pbc, reach, np.zeros(3), np.ones(3)
-    )
-    offsets = torch.as_tensor(images - expansion.positions.detach().cpu().numpy()[image_centre], dtype=dtype, device=device)
+        point_array = _wrap(point_array, cell, pbc) @ cell
+    centre_positions = expansion.positions.detach().cpu().numpy()
+    images, image_centre = periodic_images(centre_positions, cell, pbc, reach, np.zeros(3), np.ones(3))
+    offsets = torch.as_tensor(images - centre_positions[image_centre], dtype=dtype, device=device)
     kinds_list = expansion.kinds.tolist()
     wrapped = torch.as_tensor(point_array, dtype=dtype, device=device)
     centre_tree = cKDTree(images)
-    centre_positions = expansion.positions.detach().cpu().numpy()
     max_degree = list(range(basis.l_max + 1))
     values = []
     for start in range(0, len(point_array), chunk_size):
@@ -219,12 +227,7 @@ def density_slabs(
     plane = grid.num_points // grid.shape[axis]
     planes_per_slab = max(1, points_per_slab // plane)
     for start in range(0, grid.shape[axis], planes_per_slab):
-        count = min(planes_per_slab, grid.shape[axis] - start)
-        shape = list(grid.shape)
-        shape[axis] = count
-        slab = dataclasses.replace(
-            grid, values=np.broadcast_to(np.float64(0.0), tuple(shape)), origin=grid.origin + start * grid.voxel[axis]
-        )
+        slab = grid.slab(axis, start, min(planes_per_slab, grid.shape[axis] - start))
         yield density_on_grid(basis, expansion, slab, chunk_size=chunk_size)
 
 
@@ -235,8 +238,7 @@ def _separable_density(basis: OrbitalBasis, expansion: OrbitalExpansion, grid, c
     exponents = basis.centre_exponents(expansion.kinds, expansion.exponent_scale).to(dtype)
     radii = basis.radii(exponents)
     normalisation = basis.normalisation(exponents)
-    mask = basis.radial_mask[expansion.kinds]
-    reach = float(radii[mask].max()) if len(expansion.kinds) else 0.0
+    reach = basis.reach(radii, expansion.kinds)
     coefficients = expansion.coefficients.to(dtype)
     axes = [torch.as_tensor(coordinates, dtype=dtype, device=device) for coordinates in grid.axis_coordinates()]
     steps = np.diag(grid.voxel)
@@ -251,22 +253,21 @@ def _separable_density(basis: OrbitalBasis, expansion: OrbitalExpansion, grid, c
     images, image_centre = periodic_images(expansion.positions.detach().cpu().numpy(), cell, pbc, reach, low, high)
     # Monomial expansions of the solid harmonics, one per l.
     monomials = [solid_harmonic_monomials(l) for l in range(basis.l_max + 1)]
-    monomial_matrix = [torch.as_tensor(matrix, dtype=dtype, device=device) for _, matrix in monomials]
-    slot_offset = np.cumsum([0] + [count * (2 * l + 1) for l, count in enumerate(basis.counts_per_l)])
+    monomial_matrix = [torch.tensor(matrix, dtype=dtype, device=device) for _, matrix in monomials]
+    monomial_powers = [torch.tensor(powers, dtype=torch.long, device=device) for powers, _ in monomials]
     values = torch.zeros(grid.shape, dtype=dtype, device=device)
     slab = max(1, chunk_size // (grid.shape[1] * grid.shape[2]))
-    radial_l, radial_k = basis.radial_l, basis.radial_k
     cutoff = basis.config.cutoff * (1 - 1e-9)
-    mask_np = mask.cpu().numpy()
+    mask_np = basis.radial_mask[expansion.kinds].cpu().numpy()
     radii_np = radii.cpu().numpy()
     for start in range(0, grid.shape[0], slab):
         stop = min(grid.shape[0], start + slab)
-        x_axis = axes[0][start:stop]
+        spans = (axes[0][start:stop], axes[1], axes[2])
         for image, centre in zip(images, image_centre):
             for r in np.flatnonzero(mask_np[centre]):
                 radius = radii_np[centre, r]
                 ranges = []
-                for a, axis in enumerate((x_axis, axes[1], axes[2])):
+                for a, axis in enumerate(spans):
                     first = float(axis[0])
                     low_index = max(0, math.ceil((image[a] - radius - first) / steps[a] - 1e-9))
                     high_index = min(len(axis) - 1, math.floor((image[a] + radius - first) / steps[a] + 1e-9))
@@ -275,19 +276,18 @@ def _separable_density(basis: OrbitalBasis, expansion: OrbitalExpansion, grid, c
                     ranges.append((low_index, high_index + 1))
                 if len(ranges) < 3:
                     continue
-                l, k = radial_l[r], radial_k[r]
+                l = basis.radial_l[r]
                 alpha = exponents[centre, r]
-                first_slot = slot_offset[l] + k * (2 * l + 1)
+                first_slot = basis.radial_first_slot[r]
                 orbital = coefficients[centre, first_slot : first_slot + 2 * l + 1] @ monomial_matrix[l]
                 orbital = orbital * normalisation[centre, r]
                 if not bool(orbital.abs().max() > 0):
                     continue
-                factors = []
-                for a, (axis, (lo, hi)) in enumerate(zip((x_axis, axes[1], axes[2]), ranges)):
-                    d = axis[lo:hi] - float(image[a])
-                    powers = d[:, None] ** torch.arange(l + 1, dtype=dtype, device=device)
-                    factors.append(powers * torch.exp(-alpha * d * d)[:, None])
-                powers = monomials[l][0]
+                # per axis: the displacements within reach and x^a·exp(−α x²) for a = 0..l
+                displacements = [axis[lo:hi] - float(image[a]) for a, (axis, (lo, hi)) in enumerate(zip(spans, ranges))]
+                degrees = torch.arange(l + 1, dtype=dtype, device=device)
+                factors = [d[:, None] ** degrees * torch.exp(-alpha * d * d)[:, None] for d in displacements]
+                powers = monomial_powers[l]
                 # weights[a, b, c] of x^a y^b z^c
                 weights = torch.zeros((l + 1, l + 1, l + 1), dtype=dtype, device=device)
                 weights[powers[:, 0], powers[:, 1], powers[:, 2]] = orbital
@@ -297,7 +297,7 @@ def _separable_density(basis: OrbitalBasis, expansion: OrbitalExpansion, grid, c
                 contribution = torch.einsum("ia,ajk->ijk", fx, partial)
                 if radius >= cutoff:
                     # Still above the tolerance at the cutoff: cut on the sphere, as the point evaluator does.
-                    dx, dy, dz = (axis[lo:hi] - float(image[a]) for a, (axis, (lo, hi)) in enumerate(zip((x_axis, axes[1], axes[2]), ranges)))
+                    dx, dy, dz = displacements
                     r2 = dx[:, None, None] ** 2 + dy[None, :, None] ** 2 + dz[None, None, :] ** 2
                     contribution = torch.where(r2 <= radius * radius, contribution, torch.zeros_like(contribution))
                 values[start + x0 : start + x1, y0:y1, z0:z1] += contribution

@@ -16,6 +16,7 @@ does not have are masked to zero. Each orbital is cut where its magnitude falls 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Sequence
 
@@ -126,15 +127,13 @@ class OrbitalBasis(torch.nn.Module):
         self.log_exponents = torch.nn.Parameter(initial.log().repeat(len(self.kinds), 1).to(torch.get_default_dtype()))
         self.register_buffer("radial_mask", mask, persistent=False)
         self.register_buffer("radial_degree", torch.tensor(self.radial_l, dtype=torch.long), persistent=False)
-        # Expansion from radial functions to coefficient slots: slot j belongs to radial function
-        # slot_radial[j] and has magnetic index slot_m[j] within its l.
-        slot_radial, offset = [], 0
-        for l, count in enumerate(self.counts_per_l):
-            for k in range(count):
-                slot_radial += [offset + k] * (2 * l + 1)
-            offset += count
+        # Coefficient slots are ordered by l, then k, then m: radial function r owns the 2l+1 slots
+        # from radial_first_slot[r]; slot j belongs to radial function slot_radial[j] and to the
+        # harmonic row slot_harmonic[j] = l² + m.
+        self.radial_first_slot = [sum(2 * l + 1 for l in self.radial_l[:r]) for r in range(num_radial)]
+        slot_radial = [r for r, l in enumerate(self.radial_l) for _ in range(2 * l + 1)]
+        slot_harmonic = [l * l + m for l in self.radial_l for m in range(2 * l + 1)]
         self.register_buffer("slot_radial", torch.tensor(slot_radial, dtype=torch.long), persistent=False)
-        slot_harmonic = [l * l + m for l, count in enumerate(self.counts_per_l) for _ in range(count) for m in range(2 * l + 1)]
         self.register_buffer("slot_harmonic", torch.tensor(slot_harmonic, dtype=torch.long), persistent=False)
 
     @property
@@ -185,10 +184,9 @@ class OrbitalBasis(torch.nn.Module):
             radius = torch.where(outside, torch.full_like(alpha, self.config.cutoff), high)
             return torch.minimum(radius, torch.full_like(radius, self.config.cutoff)).to(exponents.dtype)
 
-    def max_radius(self) -> float:
-        """The largest radius of any orbital of any kind, Å."""
-        radii = self.radii(self.exponents())
-        return float(radii[self.radial_mask].max())
+    def reach(self, radii: torch.Tensor, kinds: torch.Tensor) -> float:
+        """Å: the largest of ``radii`` [C, radial] among the orbitals centres of ``kinds`` [C] have (0 for none)."""
+        return float(radii[self.radial_mask[kinds]].max()) if len(kinds) else 0.0
 
     def masked(self, coefficients: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
         """``coefficients`` [C, num_coefficients] with the slots a centre's kind lacks set to zero."""
@@ -278,42 +276,39 @@ class OrbitalBasis(torch.nn.Module):
         key = tuple(group.tolist())
         cache = self.__dict__.setdefault("_layout_cache", {})
         if key not in cache:
-            # slots of the union layout are ordered by l, then k, then m
-            first_slot, offset, radial = {}, 0, 0
-            for l, count in enumerate(self.counts_per_l):
-                for k in range(count):
-                    first_slot[radial] = offset + k * (2 * l + 1)
-                    radial += 1
-                offset += count * (2 * l + 1)
             rows, columns, slots = [], [], []
             for column, radial in enumerate(key):
                 l = self.radial_l[radial]
                 for m in range(2 * l + 1):
                     rows.append(l * l + m)
                     columns.append(column)
-                    slots.append(first_slot[radial] + m)
+                    slots.append(self.radial_first_slot[radial] + m)
             cache[key] = tuple(torch.tensor(x, dtype=torch.long) for x in (rows, columns, slots))
         return tuple(t.to(group.device) for t in cache[key])
+
+    def s_orbital_charges(self, exponents: torch.Tensor, kinds: torch.Tensor) -> torch.Tensor:
+        """[C, K_0] electrons in each s orbital with coefficient 1, for centres of ``kinds`` [C].
+
+        ``exponents`` [C, radial] as from :meth:`centre_exponents`. ∫ φ_k00 = N(α, 0)·π / (2 α^(3/2));
+        slots a kind lacks give 0, and the cut tails below the tolerance are ignored.
+        """
+        count = self.counts_per_l[0]
+        alpha = exponents[:, :count]
+        present = self.radial_mask[kinds][:, :count].to(alpha.dtype)
+        return self.normalisation(exponents)[:, :count] * math.pi / (2.0 * alpha**1.5) * present
 
     def integrals(
         self, coefficients: torch.Tensor, kinds: torch.Tensor, exponent_scale: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """[C] ∫ Σ c φ d³r of each centre (only s orbitals contribute): electrons per centre.
-
-        ∫ φ_k00 = N(α, 0) · π / (2 α^(3/2)); the cut tails below the tolerance are ignored.
-        """
+        """[C] ∫ Σ c φ d³r of each centre (only s orbitals contribute): electrons per centre."""
+        exponents = self.centre_exponents(kinds, exponent_scale).to(coefficients.dtype)
         count = self.counts_per_l[0]
-        alpha = self.exponents()[kinds][:, :count].to(coefficients.dtype)
-        if exponent_scale is not None:
-            alpha = alpha * exponent_scale.to(alpha.dtype)[:, None]
-        l0 = torch.zeros_like(alpha)
-        norm = torch.exp(0.5 * (math.log(2.0) + (l0 + 1.5) * torch.log(2.0 * alpha) - torch.lgamma(l0 + 1.5)))
-        weights = norm * math.pi / (2.0 * alpha**1.5) * self.radial_mask[kinds][:, :count].to(alpha.dtype)
-        return (coefficients[:, :count] * weights).sum(dim=1)
+        return (coefficients[:, :count] * self.s_orbital_charges(exponents, kinds)).sum(dim=1)
 
 
+@functools.lru_cache(maxsize=None)
 def solid_harmonic_monomials(l: int) -> tuple[np.ndarray, np.ndarray]:
-    """Monomial expansion of e3nn's real solid harmonics of degree ``l``.
+    """Monomial expansion of e3nn's real solid harmonics of degree ``l`` (computed once per l, read-only).
 
     Returns:
         powers: [M, 3] integer exponents (a, b, c) of x^a y^b z^c, a + b + c = l.
@@ -325,4 +320,7 @@ def solid_harmonic_monomials(l: int) -> tuple[np.ndarray, np.ndarray]:
     monomials = np.prod(points[:, None, :] ** powers[None, :, :], axis=2)
     harmonics = o3.spherical_harmonics(l, torch.from_numpy(points), normalize=False, normalization="integral").numpy()
     matrix, *_ = np.linalg.lstsq(monomials, harmonics, rcond=None)
-    return powers, matrix.T
+    matrix = matrix.T
+    powers.setflags(write=False)
+    matrix.setflags(write=False)
+    return powers, matrix

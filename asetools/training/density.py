@@ -29,7 +29,7 @@ from .._optional import progress_bar
 from ..checkpoint import load_density_model, read_checkpoint, save_checkpoint
 from ..config import from_dict, load_yaml
 from ..data.density import DensityFrame, read_density_dataset, split_by_molecule
-from ..models.density_field import density_at_points, density_on_grid
+from ..models.density_field import density_at_points, density_on_grid, electron_count
 from ..models.density_model import DensityModel, DensityModelConfig
 
 __all__ = [
@@ -176,12 +176,8 @@ def fit_baseline(
     normal = torch.zeros(columns, columns, dtype=torch.float64)
     right = torch.zeros(columns, dtype=torch.float64)
     exponents_all = basis.exponents().detach().to(torch.float64)
-    all_kinds = torch.arange(num_kinds)
-    identity = torch.eye(basis.num_coefficients, dtype=torch.float64)[:count]
-    # integrals[kind, k]: electrons in orbital k00 of a kind with coefficient 1
-    integrals = torch.stack(
-        [basis.integrals(identity, torch.full((count,), kind)).detach().to(torch.float64) for kind in all_kinds.tolist()]
-    )
+    # charges[kind, k]: electrons in orbital k00 of a kind with coefficient 1
+    charges = basis.s_orbital_charges(exponents_all, torch.arange(num_kinds))
     count_rows, electrons = [], []
     for frame in progress_bar(frames, total=len(frames), description="baseline", unit="frame"):
         centres = model.centres(frame.atoms)
@@ -193,7 +189,7 @@ def fit_baseline(
         right += design.T @ reference
         row = torch.zeros(columns, dtype=torch.float64)
         for kind in kinds:
-            row[kind * count : (kind + 1) * count] += integrals[kind]
+            row[kind * count : (kind + 1) * count] += charges[kind]
         count_rows.append(row)
         electrons.append(frame.n_electrons)
     rows = torch.stack(count_rows)
@@ -242,7 +238,7 @@ def evaluate_density_model(model: DensityModel, frames: list[DensityFrame]) -> D
             predicted = density_on_grid(model.basis, expansion, frame.grid)
             reference = np.asarray(frame.grid.values, dtype=np.float64)
             per_frame[frame.name] = 100.0 * float(np.abs(predicted - reference).sum() / np.abs(reference).sum())
-            electrons = float(model.basis.integrals(expansion.coefficients, expansion.kinds, expansion.exponent_scale).sum())
+            electrons = float(electron_count(model.basis, expansion))
             electron_errors.append(abs(electrons - frame.n_electrons))
     return DensityMetrics(
         nmape=float(np.mean(list(per_frame.values()))),
@@ -346,6 +342,7 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
             ema.load_state_dict(state["ema"])
 
     sampler = PointSampler(fit.density_sampling)
+    mean_density = [float(np.abs(frame.grid.values).mean()) for frame in train]  # scales the electron term
     steps_per_epoch = math.ceil(len(train) / fit.frames_per_batch)
     total_steps = steps_per_epoch * fit.epochs
     started = time.perf_counter()
@@ -369,9 +366,9 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
                 measure = error.abs() if fit.loss == "l1" else error * error
                 loss = (measure * torch.as_tensor(weights, dtype=dtype)).mean()
                 if fit.electron_weight:
-                    electrons = model.basis.integrals(expansion.coefficients, expansion.kinds, expansion.exponent_scale).sum()
-                    mean_density = float(np.abs(frame.grid.values).mean())
-                    loss = loss + fit.electron_weight * mean_density * (electrons - frame.n_electrons).abs() / frame.n_electrons
+                    electrons = electron_count(model.basis, expansion)
+                    missing = (electrons - frame.n_electrons).abs() / frame.n_electrons
+                    loss = loss + fit.electron_weight * mean_density[int(index)] * missing
                 (loss / len(batch)).backward()
                 batch_loss += float(loss.detach()) / len(batch)
             if fit.gradient_clip_norm is not None:
@@ -417,7 +414,7 @@ class WeightAverage:
     generated modules may list their buffers in another order.
     """
 
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:  # noqa: D107
+    def __init__(self, model: torch.nn.Module, decay: float) -> None:
         self.decay = float(decay)
         self.updates = 0
         self.average = {name: value.detach().clone() for name, value in model.named_parameters()}
