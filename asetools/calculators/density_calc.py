@@ -22,13 +22,19 @@ from ase.calculators.calculator import Calculator, all_changes
 
 from ..density_grid import DensityGrid, grid_shape_for_spacing
 from ..io import write_chgcar, write_cube
-from ..models.density_field import DEFAULT_CHUNK_POINTS, density_at_points, density_on_grid, density_slabs
+from ..models.density_field import (
+    DEFAULT_CHUNK_POINTS,
+    density_at_points,
+    density_on_grid,
+    density_slabs,
+    electron_count,
+)
 from ..models.density_model import DensityModel
-from ..models.memory_budget import available_memory, parse_memory
+from ..models.memory_budget import memory_budget, parse_memory
+from .potential_calc import _parse_dtype
 
 __all__ = ["DensityCalculator"]
 
-_DTYPES = {"float32": torch.float32, "float64": torch.float64}
 #: Bytes per grid point while a grid is evaluated: the float64 result and the evaluator's work arrays.
 BYTES_PER_GRID_POINT = 24
 
@@ -66,12 +72,10 @@ class DensityCalculator(Calculator):
             model = load_density_model(model)
         if not isinstance(model, DensityModel):
             raise TypeError(f"DensityCalculator needs a DensityModel or its checkpoint path, got {type(model).__name__}")
-        if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
         self.device = torch.device(device)
-        self.model = model.to(device=self.device, dtype=_DTYPES[dtype]).eval()
+        self.model = model.to(device=self.device, dtype=_parse_dtype(dtype)).eval()
         self.chunk_size = int(chunk_size)
-        self.max_memory = max_memory
+        self.max_memory = max_memory if max_memory == "auto" else parse_memory(max_memory)
         self._expansion = None
 
     # -- ASE protocol --------------------------------------------------------------------------
@@ -80,8 +84,7 @@ class DensityCalculator(Calculator):
         _check_structure(self.atoms)
         with torch.no_grad():
             self._expansion = self.model.expansion(self.atoms)
-            expansion = self._expansion
-            electrons = self.model.basis.integrals(expansion.coefficients, expansion.kinds, expansion.exponent_scale).sum()
+            electrons = electron_count(self.model.basis, self._expansion)
         self.results = {"electrons": float(electrons)}
 
     def _expansion_of(self, atoms: Atoms | None):
@@ -181,7 +184,7 @@ class DensityCalculator(Calculator):
         return self.atoms
 
     def _check_memory(self, grid: DensityGrid) -> None:
-        budget = int(0.9 * available_memory(self.device)) if self.max_memory == "auto" else parse_memory(self.max_memory)
+        budget = memory_budget(self.max_memory, self.device)
         needed = grid.num_points * BYTES_PER_GRID_POINT
         if needed > budget:
             raise MemoryError(

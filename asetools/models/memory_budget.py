@@ -29,8 +29,8 @@ from ..graph import AtomicGraph
 from .local import LocalEnergyModel, LocalEnvironments
 
 __all__ = [
-    "BlockCost", "available_memory", "edges_per_block_for_budget", "measure_block_cost", "parse_memory", "saved_bytes",
-    "system_bytes",
+    "BlockCost", "available_memory", "edges_per_block_for_budget", "measure_block_cost", "memory_budget", "parse_memory",
+    "saved_bytes", "system_bytes",
 ]
 
 #: Budgeted bytes of a block per byte autograd saves in its forward pass.
@@ -66,6 +66,14 @@ def parse_memory(value: int | float | str) -> int:
     if not math.isfinite(size) or size <= 0:
         raise ValueError(f"a memory size must be positive, got {value!r}")
     return int(size)
+
+
+def memory_budget(max_memory: int | float | str, device: torch.device | str) -> int:
+    """Bytes ``max_memory`` allows: a size (see :func:`parse_memory`), or ``"auto"`` for 90 % of what
+    ``device`` has free now (:func:`available_memory`)."""
+    if max_memory == "auto":
+        return available_memory(device) * 9 // 10
+    return parse_memory(max_memory)
 
 
 def available_memory(device: torch.device | str) -> int:

@@ -20,7 +20,7 @@ import torch
 from ..graph import AtomicGraph
 from .base import EnergyModel
 from .local import LocalEnergyModel, LocalEnvironments
-from .memory_budget import BlockCost, available_memory, edges_per_block_for_budget, measure_block_cost, parse_memory
+from .memory_budget import BlockCost, edges_per_block_for_budget, measure_block_cost, memory_budget, parse_memory
 from .neighbour_slots import sorted_by_centre
 
 if TYPE_CHECKING:
@@ -304,7 +304,7 @@ class Potential(torch.nn.Module):
         key = (graph.dtype, str(graph.device))
         if key not in self._block_costs:
             self._block_costs[key] = measure_block_cost(self.model, graph.dtype, graph.device)
-        budget = available_memory(graph.device) * 9 // 10 if self.max_memory == "auto" else self.max_memory
+        budget = memory_budget(self.max_memory, graph.device)
         fitting = edges_per_block_for_budget(budget, graph, self._block_costs[key], sorted_edges, degree)
         return min(fitting, self.edges_per_block)
 
