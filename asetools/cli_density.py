@@ -1,4 +1,5 @@
-"""``asetools density`` (predict a density file) and ``asetools train-density`` (train a density model)."""
+"""Density commands: ``asetools density`` (predict a density file), ``asetools train-density`` (train a
+density model) and ``asetools dft-density`` (label molecules with DFT densities, the ``[dft]`` extra)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,68 @@ def _train_density(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dft_density(args: argparse.Namespace) -> int:
+    from .config import from_dict, to_dict
+    from .data.dft import DatasetConfig, generate_density_dataset
+
+    run = DatasetConfig.from_yaml(args.config) if args.config else DatasetConfig()
+    overrides = {
+        key: value
+        for key, value in dict(
+            output_directory=args.output_directory, structures=args.structures or None,
+            g2_elements=args.g2_elements, rattled=args.rattled, rattle_std=args.rattle_std, seed=args.seed,
+        ).items()
+        if value is not None
+    }
+    dft_overrides = {
+        key: value
+        for key, value in dict(
+            xc=args.xc, basis=args.basis, spacing=args.spacing, padding=args.padding, charge=args.charge,
+            spin=args.spin, threads=args.threads,
+        ).items()
+        if value is not None
+    }
+    settings = to_dict(run)
+    settings.update(overrides)
+    settings["dft"].update(dft_overrides)
+    run = from_dict(DatasetConfig, settings, context="dft-density options")
+    molecules = _molecules_for(run, args.only)
+    started = time.perf_counter()
+    index = generate_density_dataset(
+        molecules, run.output_directory, run.dft, rattled=run.rattled, rattle_std=run.rattle_std, seed=run.seed
+    )
+    print(
+        f"{len(molecules)} molecules x {run.rattled + 1} geometries ({run.dft.xc}/{run.dft.basis}, "
+        f"{run.dft.spacing} Å grid) in {time.perf_counter() - started:.1f} s; index: {index}"
+    )
+    return 0
+
+
+def _molecules_for(run, only: list[str] | None) -> dict:
+    """The molecules a dataset run labels: every frame of the structure files, else ASE's G2 subset."""
+    from ase.io import read
+
+    from .data.dft import g2_molecules
+
+    if run.structures:
+        molecules = {}
+        for path in run.structures:
+            frames = read(path, index=":")
+            for number, atoms in enumerate(frames):
+                name = str(atoms.info.get("name") or (Path(path).stem if len(frames) == 1 else f"{Path(path).stem}-{number}"))
+                if name in molecules:
+                    raise ValueError(f"two structures are named {name!r}; give them distinct names (atoms.info['name'])")
+                molecules[name] = atoms
+    else:
+        molecules = g2_molecules(run.g2_elements)
+    if only:
+        missing = sorted(set(only) - set(molecules))
+        if missing:
+            raise ValueError(f"--only names {missing} that are not among the molecules ({', '.join(sorted(molecules))})")
+        molecules = {name: molecules[name] for name in only}
+    return molecules
+
+
 def add_density_commands(commands: argparse._SubParsersAction) -> None:
     density = commands.add_parser(
         "density", help="predict the electron density of a structure and write a cube or CHGCAR file"
@@ -75,3 +138,27 @@ def add_density_commands(commands: argparse._SubParsersAction) -> None:
     train.add_argument("--fresh", action="store_true", help="start over instead of resuming from last.pt")
     train.add_argument("--output-directory", help="override output_directory of the configuration")
     train.set_defaults(handler=_train_density)
+
+    dft = commands.add_parser(
+        "dft-density",
+        help="label molecules with all-electron DFT densities (PySCF) for train-density",
+        description="Run Kohn-Sham DFT (PySCF, the [dft] extra) on molecules and rattled copies of them and "
+        "write one .npz per frame plus an index.json, the layout train-density reads. Without structure files "
+        "it labels ASE's G2 molecules made of --g2-elements. Interrupted runs resume where they stopped.",
+    )
+    dft.add_argument("structures", nargs="*", help="structure files ASE reads; every frame is a molecule")
+    dft.add_argument("--output-directory", "-o", help="dataset directory (default density_dataset)")
+    dft.add_argument("--config", help="YAML with the DatasetConfig fields; options given here override it")
+    dft.add_argument("--g2-elements", help="without structure files: G2 molecules made of these (default HCNOF)")
+    dft.add_argument("--only", nargs="+", metavar="NAME", help="label only these molecules (by name)")
+    dft.add_argument("--rattled", type=int, help="rattled copies per molecule (default 2)")
+    dft.add_argument("--rattle-std", type=float, help="displacement standard deviation in Å (default 0.04)")
+    dft.add_argument("--seed", type=int, help="seed of the displacements (default 0)")
+    dft.add_argument("--xc", help="exchange-correlation functional (default PBE)")
+    dft.add_argument("--basis", help="basis set (default def2-SVP)")
+    dft.add_argument("--spacing", type=float, help="grid step in Å (default 0.2)")
+    dft.add_argument("--padding", type=float, help="box margin in Å (default 2.5)")
+    dft.add_argument("--charge", type=int, help="total charge of every molecule (default 0)")
+    dft.add_argument("--spin", type=int, help="unpaired electrons (default: from magnetic moments or parity)")
+    dft.add_argument("--threads", type=int, help="OpenMP threads for PySCF")
+    dft.set_defaults(handler=_dft_density)
