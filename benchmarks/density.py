@@ -142,7 +142,7 @@ def main() -> None:
             data=DensityDataConfig(dataset=args.data, split=[0.8, 0.1, 0.1], split_seed=0),
             model=dict(SIZES[size]),
             training=DensityFitConfig(
-                epochs=args.epochs, points_per_frame=args.points_per_frame, max_seconds=60 * budget,
+                epochs=args.epochs, points_per_frame=args.points_per_frame, max_seconds=60 * budget, schedule="time",
                 device=args.device, resume=False,
             ),
             output_directory=f"{args.output}/{size}",

@@ -74,6 +74,10 @@ class DensityFitConfig:
         density_sampling: fraction of the sampling in proportion to the density (the rest uniform;
             the loss is reweighted, so it stays the mean error over the whole grid).
         learning_rate: initial Adam learning rate, decayed on a cosine to ``min_learning_rate``.
+        schedule: what the cosine runs over: ``"epochs"`` (all of them), or ``"time"``, the
+            ``max_seconds`` budget summed over resumed runs, so a run cut short by its budget still
+            ends annealed. The time schedule depends on the machine's speed, so two runs of it
+            differ slightly.
         loss: ``"l1"`` (mean absolute error, the NMAPE's own measure) or ``"l2"``.
         electron_weight: weight of the relative electron-count error |∫ρ̂ − N|/N in the loss,
             scaled by the frame's mean |ρ| so that 1 % of missing electrons costs as much as
@@ -81,7 +85,8 @@ class DensityFitConfig:
         ema_decay: exponential moving average of the weights for validation and ``best.pt`` (None: off).
         gradient_clip_norm: clip the gradient norm (None: off).
         validation_every: epochs between validations.
-        max_seconds: stop after this wall time (None: no limit); the run can be resumed.
+        max_seconds: stop after this wall time (None: no limit); the run can be resumed. With
+            ``schedule: time`` it is the budget of the whole run, resumed parts included.
         seed: seeds the weights, the batches and the sampled points.
         dtype: ``"float32"`` or ``"float64"``.
         device: torch device of the model.
@@ -94,6 +99,7 @@ class DensityFitConfig:
     density_sampling: float = 0.5
     learning_rate: float = 5e-3
     min_learning_rate: float = 5e-5
+    schedule: Literal["epochs", "time"] = "epochs"
     loss: Literal["l1", "l2"] = "l1"
     electron_weight: float = 1.0
     ema_decay: float | None = 0.99
@@ -111,6 +117,8 @@ class DensityFitConfig:
                 raise ValueError(f"training.{name} must be at least 1, got {getattr(self, name)}")
         if not self.learning_rate > 0 or self.min_learning_rate < 0:
             raise ValueError("training.learning_rate must be positive and min_learning_rate not negative")
+        if self.schedule == "time" and self.max_seconds is None:
+            raise ValueError("training.schedule: time needs training.max_seconds, the budget the decay runs over")
 
 
 @dataclasses.dataclass
@@ -175,7 +183,7 @@ def fit_baseline(
     columns = num_kinds * count
     normal = torch.zeros(columns, columns, dtype=torch.float64)
     right = torch.zeros(columns, dtype=torch.float64)
-    exponents_all = basis.exponents().detach().to(torch.float64)
+    exponents_all = basis.exponents().detach().cpu().to(torch.float64)
     # charges[kind, k]: electrons in orbital k00 of a kind with coefficient 1
     charges = basis.s_orbital_charges(exponents_all, torch.arange(num_kinds))
     count_rows, electrons = [], []
@@ -218,7 +226,7 @@ def _s_orbital_design(
     alpha = exponents[kind_index, :count]  # [C, K0]
     radii = basis.radii(exponents)[kind_index, :count]
     normalisation = basis.normalisation(exponents)[kind_index, :count] * (4 * math.pi) ** -0.5
-    present = basis.radial_mask[kind_index, :count]
+    present = basis.radial_mask.cpu()[kind_index, :count]
     design = torch.zeros(len(points), num_kinds * count, dtype=torch.float64)
     r2 = torch.cdist(points, centres.to(torch.float64)).square()  # [P, C]
     for centre, kind in enumerate(kinds):
@@ -282,8 +290,13 @@ class PointSampler:
         return frame.grid.points_at(flat), values[flat], 1.0 / (total * probability)
 
 
-def _learning_rate(config: DensityFitConfig, step: int, total_steps: int) -> float:
-    progress = min(1.0, step / max(1, total_steps))
+def _learning_rate(config: DensityFitConfig, step: int, total_steps: int, seconds: float) -> float:
+    """The cosine-decayed rate after ``step`` of ``total_steps`` optimiser steps and ``seconds`` of training."""
+    if config.schedule == "time":
+        spent = 1.0 if config.max_seconds <= 0 else seconds / config.max_seconds
+        progress = min(1.0, max(step / max(1, total_steps), spent))
+    else:
+        progress = min(1.0, step / max(1, total_steps))
     return config.min_learning_rate + 0.5 * (config.learning_rate - config.min_learning_rate) * (1 + math.cos(math.pi * progress))
 
 
@@ -312,7 +325,8 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
     if not validation:
         raise ValueError("the split leaves no validation molecules; give data.split a validation fraction")
     dtype = torch.float64 if fit.dtype == "float64" else torch.float32
-    model = _build_model(run, frames).to(dtype)
+    device = torch.device(fit.device)
+    model = _build_model(run, frames).to(device=device, dtype=dtype)
     log(f"density model: {len(train)} training, {len(validation)} validation, {len(test)} test frames; "
         f"{sum(p.numel() for p in model.parameters())} parameters; basis {model.basis.irreps}")
 
@@ -346,13 +360,15 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
     steps_per_epoch = math.ceil(len(train) / fit.frames_per_batch)
     total_steps = steps_per_epoch * fit.epochs
     started = time.perf_counter()
+    earlier_seconds = float(history[-1]["seconds"]) if history else 0.0  # of the runs this one resumes
     for epoch in range(start_epoch, fit.epochs):
         model.train()
         order = generator.permutation(len(train))
         losses = []
         batches = [order[i : i + fit.frames_per_batch] for i in range(0, len(order), fit.frames_per_batch)]
         for step, batch in enumerate(progress_bar(batches, total=len(batches), description=f"epoch {epoch + 1}", unit="batch")):
-            rate = _learning_rate(fit, epoch * steps_per_epoch + step, total_steps)
+            elapsed = earlier_seconds + time.perf_counter() - started
+            rate = _learning_rate(fit, epoch * steps_per_epoch + step, total_steps, elapsed)
             for group in optimiser.param_groups:
                 group["lr"] = rate
             optimiser.zero_grad(set_to_none=True)
@@ -361,10 +377,10 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
                 frame = train[int(index)]
                 points, reference, weights = sampler.sample(frame, fit.points_per_frame, generator)
                 expansion = model.expansion(frame.atoms)
-                predicted = density_at_points(model.basis, expansion, torch.as_tensor(points, dtype=dtype))
-                error = predicted - torch.as_tensor(reference, dtype=dtype)
+                predicted = density_at_points(model.basis, expansion, torch.as_tensor(points, dtype=dtype, device=device))
+                error = predicted - torch.as_tensor(reference, dtype=dtype, device=device)
                 measure = error.abs() if fit.loss == "l1" else error * error
-                loss = (measure * torch.as_tensor(weights, dtype=dtype)).mean()
+                loss = (measure * torch.as_tensor(weights, dtype=dtype, device=device)).mean()
                 if fit.electron_weight:
                     electrons = electron_count(model.basis, expansion)
                     missing = (electrons - frame.n_electrons).abs() / frame.n_electrons
@@ -378,7 +394,7 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
                 ema.update(model)
             losses.append(batch_loss)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": rate,
-                  "seconds": time.perf_counter() - started}
+                  "seconds": earlier_seconds + time.perf_counter() - started}
         if (epoch + 1) % fit.validation_every == 0 or epoch + 1 == fit.epochs:
             averaged = ema.swapped_in(model) if ema is not None else contextlib.nullcontext(model)
             with averaged as evaluated:
@@ -392,7 +408,8 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
         history.append(record)
         _save_last(model, optimiser, ema, generator, epoch + 1, best_nmape, history, last_path)
         _write_history(history, directory / "metrics.csv")
-        if fit.max_seconds is not None and time.perf_counter() - started > fit.max_seconds:
+        spent = record["seconds"] if fit.schedule == "time" else time.perf_counter() - started
+        if fit.max_seconds is not None and spent > fit.max_seconds:
             log(f"stopping after {fit.max_seconds} s of training (resume to continue)")
             break
 

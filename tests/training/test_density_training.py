@@ -152,3 +152,33 @@ def test_weight_average_pairs_weights_by_name(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded.basis.log_exponents, before["basis.log_exponents"] + 0.5)
         assert torch.isfinite(loaded.expansion(molecule("H2O")).coefficients).all()
+
+
+def test_time_schedule_anneals_over_the_budget():
+    from asetools.training.density import _learning_rate
+
+    by_time = DensityFitConfig(learning_rate=1e-2, min_learning_rate=1e-4, schedule="time", max_seconds=100.0)
+    by_epochs = DensityFitConfig(learning_rate=1e-2, min_learning_rate=1e-4)
+    middle = 1e-4 + 0.5 * (1e-2 - 1e-4)
+    # a run far from its last epoch is still annealed when its time is spent
+    assert _learning_rate(by_time, step=0, total_steps=1000, seconds=0.0) == pytest.approx(1e-2)
+    assert _learning_rate(by_time, step=10, total_steps=1000, seconds=50.0) == pytest.approx(middle)
+    assert _learning_rate(by_time, step=10, total_steps=1000, seconds=150.0) == pytest.approx(1e-4)
+    # whichever of steps and time is further along sets the rate
+    assert _learning_rate(by_time, step=500, total_steps=1000, seconds=1.0) == pytest.approx(middle)
+    assert _learning_rate(by_epochs, step=10, total_steps=1000, seconds=150.0) > 0.99e-2
+    with pytest.raises(ValueError, match="max_seconds"):
+        DensityFitConfig(schedule="time")
+
+
+def test_time_budget_is_shared_by_resumed_runs(tmp_path, dataset):
+    run = _run(tmp_path, dataset, epochs=50, directory="budget", max_seconds=0.0)
+    run.training.schedule = "time"
+    train_density_model(run, log=lambda m: None)
+    messages = []
+    train_density_model(run, log=messages.append)  # the budget is spent: one more epoch at the final rate
+    rows = (tmp_path / "budget" / "metrics.csv").read_text().splitlines()
+    assert len(rows) == 3
+    seconds = [float(row.split(",")[-1]) for row in rows[1:]]
+    assert seconds[1] > seconds[0] > 0  # cumulative over the resumed run
+    assert float(rows[2].split(",")[4]) == pytest.approx(run.training.min_learning_rate)
