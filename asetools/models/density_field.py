@@ -127,54 +127,69 @@ def density_at_points(
         raise ValueError(f"points must be [P, 3], got {tuple(points.shape)}")
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
-    dtype, device = expansion.coefficients.dtype, expansion.coefficients.device
-    exponents = basis.centre_exponents(expansion.kinds, expansion.exponent_scale)
-    radii = basis.radii(exponents)
-    reach = basis.reach(radii, expansion.kinds)
-    pbc = np.asarray(expansion.pbc, dtype=bool)
+    evaluator = _PairEvaluator(basis, expansion)
     point_array = points.detach().cpu().to(torch.float64).numpy()
-    cell = None if expansion.cell is None else expansion.cell.detach().cpu().to(torch.float64).numpy()
-    if pbc.any():
-        point_array = _wrap(point_array, cell, pbc) @ cell
-    centre_positions = expansion.positions.detach().cpu().numpy()
-    images, image_centre = periodic_images(centre_positions, cell, pbc, reach, np.zeros(3), np.ones(3))
-    offsets = torch.as_tensor(images - centre_positions[image_centre], dtype=dtype, device=device)
-    kinds_list = expansion.kinds.tolist()
-    wrapped = torch.as_tensor(point_array, dtype=dtype, device=device)
-    centre_tree = cKDTree(images)
-    max_degree = list(range(basis.l_max + 1))
-    values = []
-    for start in range(0, len(point_array), chunk_size):
-        chunk = point_array[start : start + chunk_size]
-        pairs = cKDTree(chunk).sparse_distance_matrix(centre_tree, reach, output_type="ndarray")
+    values = [evaluator(point_array[start : start + chunk_size]) for start in range(0, len(point_array), chunk_size)]
+    if not values:
+        return torch.zeros(0, dtype=evaluator.dtype, device=evaluator.device)
+    return torch.cat(values)
+
+
+class _PairEvaluator:
+    """ρ at chunks of points from (point, centre image) pairs within each orbital's reach.
+
+    The periodic images of the centres and their k-d tree are built once, so a grid evaluated
+    chunk by chunk pays for them once.
+    """
+
+    def __init__(self, basis: OrbitalBasis, expansion: OrbitalExpansion) -> None:
+        self.basis, self.expansion = basis, expansion
+        self.dtype, self.device = expansion.coefficients.dtype, expansion.coefficients.device
+        self.exponents = basis.centre_exponents(expansion.kinds, expansion.exponent_scale)
+        self.radii = basis.radii(self.exponents)
+        self.reach = basis.reach(self.radii, expansion.kinds)
+        self.pbc = np.asarray(expansion.pbc, dtype=bool)
+        self.cell = None if expansion.cell is None else expansion.cell.detach().cpu().to(torch.float64).numpy()
+        self.centre_positions = expansion.positions.detach().cpu().numpy()
+        images, self.image_centre = periodic_images(
+            self.centre_positions, self.cell, self.pbc, self.reach, np.zeros(3), np.ones(3)
+        )
+        self.offsets = torch.as_tensor(images - self.centre_positions[self.image_centre], dtype=self.dtype, device=self.device)
+        self.centre_tree = cKDTree(images)
+        self.kinds = expansion.kinds.tolist()
+        self.degrees = list(range(basis.l_max + 1))
+
+    def __call__(self, chunk: np.ndarray) -> torch.Tensor:
+        """ρ at ``chunk`` [P, 3] (Å, float64 numpy), differentiable; [P] in the coefficients' dtype."""
+        if self.pbc.any():
+            chunk = _wrap(chunk, self.cell, self.pbc) @ self.cell
+        pairs = cKDTree(chunk).sparse_distance_matrix(self.centre_tree, self.reach, output_type="ndarray")
         point_index, image_index = pairs["i"].astype(np.int64), pairs["j"].astype(np.int64)
-        centre = image_centre[image_index]
+        centre = self.image_centre[image_index]
         # Pairs grouped by centre, nearest first within each centre.
         order = np.lexsort((pairs["v"], centre))
         point_index, image_index, centre = point_index[order], image_index[order], centre[order]
-        bounds = np.searchsorted(centre, np.arange(len(centre_positions) + 1))
-        point_t = torch.as_tensor(point_index, device=device)
-        image_t = torch.as_tensor(image_index, device=device)
-        centre_t = torch.as_tensor(centre, device=device)
+        bounds = np.searchsorted(centre, np.arange(len(self.centre_positions) + 1))
+        point_t = torch.as_tensor(point_index, device=self.device)
+        image_t = torch.as_tensor(image_index, device=self.device)
+        centre_t = torch.as_tensor(centre, device=self.device)
+        wrapped = torch.as_tensor(chunk, dtype=self.dtype, device=self.device)
         # Differentiable in the centre positions: the displacement uses the live tensor.
-        displacement = wrapped[start + point_t] - expansion.positions[centre_t].to(dtype) - offsets[image_t]
-        harmonics = o3.spherical_harmonics(max_degree, displacement, normalize=False, normalization="integral")
+        expansion = self.expansion
+        displacement = wrapped[point_t] - expansion.positions[centre_t].to(self.dtype) - self.offsets[image_t]
+        harmonics = o3.spherical_harmonics(self.degrees, displacement, normalize=False, normalization="integral")
         pieces = []
-        for c in range(len(centre_positions)):
+        for c in range(len(self.centre_positions)):
             lo, hi = int(bounds[c]), int(bounds[c + 1])
             if hi > lo:
                 pieces.append(
-                    basis.centre_field(
-                        displacement[lo:hi], harmonics[lo:hi], expansion.coefficients[c].to(dtype),
-                        exponents[c].to(dtype), radii[c].to(dtype), int(kinds_list[c]),
+                    self.basis.centre_field(
+                        displacement[lo:hi], harmonics[lo:hi], expansion.coefficients[c].to(self.dtype),
+                        self.exponents[c].to(self.dtype), self.radii[c].to(self.dtype), int(self.kinds[c]),
                     )
                 )
-        contribution = torch.cat(pieces) if pieces else torch.zeros(0, dtype=dtype, device=device)
-        chunk_values = torch.zeros(len(chunk), dtype=dtype, device=device)
-        values.append(chunk_values.index_add(0, point_t, contribution))
-    if not values:
-        return torch.zeros(0, dtype=dtype, device=device)
-    return torch.cat(values)
+        contribution = torch.cat(pieces) if pieces else torch.zeros(0, dtype=self.dtype, device=self.device)
+        return torch.zeros(len(chunk), dtype=self.dtype, device=self.device).index_add(0, point_t, contribution)
 
 
 def density_on_grid(
@@ -201,10 +216,10 @@ def density_on_grid(
     with torch.no_grad():
         if method == "points" or not grid.is_orthogonal:
             values = np.empty(grid.num_points)
-            dtype, device = expansion.coefficients.dtype, expansion.coefficients.device
+            evaluator = _PairEvaluator(basis, expansion)
             for start in range(0, grid.num_points, chunk_size):
-                points = torch.as_tensor(grid.points(start, start + chunk_size), dtype=dtype, device=device)
-                values[start : start + len(points)] = density_at_points(basis, expansion, points, chunk_size).cpu().numpy()
+                chunk = grid.points(start, start + chunk_size)
+                values[start : start + len(chunk)] = evaluator(chunk).cpu().numpy()
             return values.reshape(grid.shape)
         return _separable_density(basis, expansion, grid, chunk_size)
 
