@@ -58,25 +58,15 @@ def _dft_density(args: argparse.Namespace) -> int:
     from .data.dft import DatasetConfig, generate_density_dataset
 
     run = DatasetConfig.from_yaml(args.config) if args.config else DatasetConfig()
-    overrides = {
-        key: value
-        for key, value in dict(
-            output_directory=args.output_directory, structures=args.structures or None,
-            g2_elements=args.g2_elements, rattled=args.rattled, rattle_std=args.rattle_std, seed=args.seed,
-        ).items()
-        if value is not None
-    }
-    dft_overrides = {
-        key: value
-        for key, value in dict(
-            xc=args.xc, basis=args.basis, spacing=args.spacing, padding=args.padding, charge=args.charge,
-            spin=args.spin, threads=args.threads,
-        ).items()
-        if value is not None
-    }
     settings = to_dict(run)
-    settings.update(overrides)
-    settings["dft"].update(dft_overrides)
+    settings.update(_given(
+        output_directory=args.output_directory, structures=args.structures or None,
+        g2_elements=args.g2_elements, rattled=args.rattled, rattle_std=args.rattle_std, seed=args.seed,
+    ))
+    settings["dft"].update(_given(
+        xc=args.xc, basis=args.basis, spacing=args.spacing, padding=args.padding, charge=args.charge,
+        spin=args.spin, threads=args.threads,
+    ))
     run = from_dict(DatasetConfig, settings, context="dft-density options")
     molecules = _molecules_for(run, args.only)
     started = time.perf_counter()
@@ -88,6 +78,11 @@ def _dft_density(args: argparse.Namespace) -> int:
         f"{run.dft.spacing} Å grid) in {time.perf_counter() - started:.1f} s; index: {index}"
     )
     return 0
+
+
+def _given(**options) -> dict:
+    """The options given on the command line (argparse leaves the others None)."""
+    return {name: value for name, value in options.items() if value is not None}
 
 
 def _molecules_for(run, only: list[str] | None) -> dict:

@@ -19,10 +19,11 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
+from .._files import atomic_path
 from ..density_grid import DensityGrid
 from ..io import read_chgcar, read_cube
 
-__all__ = ["DensityFrame", "read_density_dataset", "read_density_frame", "split_by_molecule"]
+__all__ = ["DensityFrame", "read_density_dataset", "read_density_frame", "split_by_molecule", "write_density_npz"]
 
 _CHGCAR_NAMES = ("CHGCAR", "CHG", "PARCHG", "AECCAR0", "AECCAR1", "AECCAR2")
 
@@ -138,6 +139,29 @@ def split_by_molecule(
         parts.append([frame for frame in frames if frame.molecule in chosen])
         start += count
     return parts[0], parts[1], parts[2]
+
+
+def write_density_npz(path: str | os.PathLike, frame: DensityFrame, energy: float | None = None) -> None:
+    """Write ``frame`` atomically in the ``.npz`` layout :func:`read_density_frame` reads.
+
+    Arrays: ``numbers``, ``positions`` Å, ``origin`` Å, ``voxel`` Å (rows), ``shape``, ``cell`` Å
+    (the box the grid spans), ``density`` float32 e/Å³ (C order), and ``energy_eV`` when given.
+    """
+    grid = frame.grid
+    arrays = dict(
+        numbers=np.asarray(grid.atoms.numbers, dtype=np.int64),
+        positions=np.asarray(grid.atoms.positions, dtype=np.float64),
+        origin=np.asarray(grid.origin, dtype=np.float64),
+        voxel=np.asarray(grid.voxel, dtype=np.float64),
+        shape=np.asarray(grid.shape, dtype=np.int64),
+        cell=grid.cell,
+        density=np.asarray(grid.values, dtype=np.float32),
+    )
+    if energy is not None:
+        arrays["energy_eV"] = np.float64(energy)
+    with atomic_path(path) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez(handle, **arrays)
 
 
 def _read_npz(path: Path) -> DensityGrid:

@@ -35,7 +35,7 @@ from .._files import atomic_path
 from .._optional import optional_import, progress_bar
 from ..config import load_yaml
 from ..density_grid import DensityGrid
-from .density import DensityFrame
+from .density import DensityFrame, write_density_npz
 
 __all__ = [
     "DFTDensity",
@@ -45,7 +45,6 @@ __all__ = [
     "generate_density_dataset",
     "g2_molecules",
     "rattled_copies",
-    "write_density_npz",
 ]
 
 
@@ -248,7 +247,7 @@ def _density_on_points(mol, density_matrix, grid: DensityGrid, chunk_points: int
     values = np.empty(grid.num_points, dtype=np.float32)
     for start in range(0, grid.num_points, chunk_points):
         stop = min(start + chunk_points, grid.num_points)
-        orbitals = mol.eval_gto("GTOval_sph" if not mol.cart else "GTOval_cart", grid.points(start, stop) / Bohr)
+        orbitals = mol.eval_gto("GTOval", grid.points(start, stop) / Bohr)  # PySCF adds _sph or _cart
         values[start:stop] = numint.eval_rho(mol, orbitals, total, xctype="LDA") / Bohr**3
     return values
 
@@ -303,29 +302,6 @@ def _parse_elements(elements: str | Iterable[str]) -> set[str]:
     if current:
         symbols.append(current)
     return set(symbols)
-
-
-def write_density_npz(path: str | os.PathLike, frame: DensityFrame, energy: float | None = None) -> None:
-    """Write ``frame`` atomically in the ``.npz`` layout :func:`read_density_frame` reads.
-
-    Arrays: ``numbers``, ``positions`` Å, ``origin`` Å, ``voxel`` Å (rows), ``shape``, ``cell`` Å
-    (the box the grid spans), ``density`` float32 e/Å³ (C order), and ``energy_eV`` when given.
-    """
-    grid = frame.grid
-    arrays = dict(
-        numbers=np.asarray(grid.atoms.numbers, dtype=np.int64),
-        positions=np.asarray(grid.atoms.positions, dtype=np.float64),
-        origin=np.asarray(grid.origin, dtype=np.float64),
-        voxel=np.asarray(grid.voxel, dtype=np.float64),
-        shape=np.asarray(grid.shape, dtype=np.int64),
-        cell=grid.cell,
-        density=np.asarray(grid.values, dtype=np.float32),
-    )
-    if energy is not None:
-        arrays["energy_eV"] = np.float64(energy)
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
 
 
 def generate_density_dataset(

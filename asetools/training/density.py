@@ -190,8 +190,8 @@ def fit_baseline(
     density at a nucleus comes out as 10⁷ e/Å³ or negative). Kato's cusp condition fixes them:
     near a nucleus of charge Z the density falls as ρ(r) ≈ ρ(0)·exp(−2Zr/a₀), which is linear in
     the coefficients, so each element's spherical atom gets the equations
-    ρ_atom(r_j) − exp(−2Z r_j/a₀)·ρ_atom(0) = 0 at r_j = (0.05, 0.1, 0.2, 0.3)·a₀/Z, weighted by
-    ``cusp_weight`` against the grid term (0: off). Bond sites have no nucleus and no cusp.
+    ρ_atom(r_j) − exp(−2Z r_j/a₀)·ρ_atom(0) = 0 at the radii :data:`CUSP_RADII` (units of a₀/Z),
+    weighted by ``cusp_weight`` against the grid term (0: off). Bond sites have no nucleus and no cusp.
     """
     basis = model.basis
     count = basis.counts_per_l[0]
@@ -247,25 +247,19 @@ def _cusp_rows(model: DensityModel, exponents: torch.Tensor) -> torch.Tensor:
     from ase.data import atomic_numbers
     from ase.units import Bohr
 
-    basis = model.basis
-    count = basis.counts_per_l[0]
-    alpha = exponents[:, :count]
-    normalisation = basis.normalisation(exponents)[:, :count] * (4 * math.pi) ** -0.5
-    present = basis.radial_mask.cpu()[:, :count]
+    num_kinds = len(model.kinds)
+    fractions = torch.tensor(CUSP_RADII, dtype=torch.float64)
     rows = []
     for kind, symbol in enumerate(model.kinds):
         charge = atomic_numbers.get(symbol, 0)
         if charge == 0:  # a virtual site
             continue
-        at_nucleus = torch.where(present[kind], normalisation[kind], torch.zeros_like(normalisation[kind]))
-        for fraction in CUSP_RADII:
-            radius = fraction * Bohr / charge
-            row = torch.zeros(len(model.kinds) * count, dtype=torch.float64)
-            row[kind * count : (kind + 1) * count] = at_nucleus * (
-                torch.exp(-alpha[kind] * radius**2) - math.exp(-2 * fraction)
-            )
-            rows.append(row)
-    return torch.stack(rows) if rows else torch.zeros(0, len(model.kinds) * count, dtype=torch.float64)
+        radii = torch.cat([torch.zeros(1, dtype=torch.float64), fractions * Bohr / charge])
+        points = torch.stack([radii, torch.zeros_like(radii), torch.zeros_like(radii)], dim=1)
+        # one centre of this kind at the origin: its s orbitals at the nucleus and at each radius
+        design = _s_orbital_design(model.basis, points, torch.zeros(1, 3), [kind], exponents, num_kinds)
+        rows.append(design[1:] - torch.exp(-2 * fractions)[:, None] * design[0])
+    return torch.cat(rows) if rows else torch.zeros(0, num_kinds * model.basis.counts_per_l[0], dtype=torch.float64)
 
 
 def _s_orbital_design(
