@@ -94,6 +94,27 @@ def small_allegro(l_max=2, parity=True, species=("Cu", "Au"), seed=0, **override
     return Allegro(AllegroConfig(**settings))
 
 
+def small_message_passing(kind="nequip", species=("Cu", "Au"), seed=0, **overrides):
+    """A narrow random message-passing model of ``kind`` (``nequip``, ``botnet`` or ``message_passing``)."""
+    from asetools.models import MODEL_CLASSES
+
+    settings = dict(
+        species=list(species),
+        r_max=3.5,
+        num_layers=2,
+        l_max=2,
+        num_features=4,
+        radial_mlp_hidden=[8],
+        avg_num_neighbors=12.0,
+        per_species_energy_scales=[0.7] * len(species),
+        per_species_energy_shifts=[-3.0 - i for i in range(len(species))],
+    )
+    settings.update(overrides)
+    model_class = MODEL_CLASSES[kind]
+    torch.manual_seed(seed)
+    return model_class(model_class.config_class(**settings))
+
+
 def mixed_cu_au_batch() -> list[Atoms]:
     """A crystal alloy, a triclinic cell, a cluster and two atoms with no neighbours (Cu/Au)."""
     crystal = bulk("Cu", "fcc", a=3.7, cubic=True).repeat((2, 2, 1))

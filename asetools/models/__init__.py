@@ -4,6 +4,7 @@ from .allegro import Allegro, AllegroConfig
 from .base import EnergyModel
 from .density_field import OrbitalExpansion, density_at_points, density_on_grid
 from .density_model import DensityModel, DensityModelConfig
+from .equivariant_mpnn import BOTNet, BOTNetConfig, MessagePassing, MessagePassingConfig, NequIP, NequIPConfig
 from .lennard_jones import LennardJones, LennardJonesConfig
 from .local import LocalEnergyModel, LocalEnvironments
 from .mts_pair import MTSPair, MTSPairConfig, PartConfig, WithinCutoff
@@ -12,11 +13,13 @@ from .potential import Potential, PotentialOutput
 from .virtual_sites import VirtualSiteConfig, with_virtual_sites
 
 #: The model kinds a checkpoint may name, by their ``kind`` string.
-MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (Allegro, LennardJones, MTSPair)}
+MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (Allegro, BOTNet, LennardJones, MessagePassing, MTSPair, NequIP)}
 
 __all__ = [
     "Allegro",
     "AllegroConfig",
+    "BOTNet",
+    "BOTNetConfig",
     "DensityModel",
     "DensityModelConfig",
     "EnergyModel",
@@ -25,8 +28,12 @@ __all__ = [
     "LocalEnergyModel",
     "LocalEnvironments",
     "MODEL_CLASSES",
+    "MessagePassing",
+    "MessagePassingConfig",
     "MTSPair",
     "MTSPairConfig",
+    "NequIP",
+    "NequIPConfig",
     "OrbitalBasis",
     "OrbitalBasisConfig",
     "OrbitalExpansion",

@@ -31,12 +31,12 @@ length reaches ``r_max`` (bias-free layers keep the cutoff envelope's zero).
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import torch
 from e3nn import o3
 
+from .config_checks import check_hidden_widths, check_normalisation, check_species
 from .local import LocalEnergyModel, LocalEnvironments
 from .mlp import ScalarMLP
 from .radial import BesselBasis, PolynomialCutoff
@@ -100,15 +100,8 @@ class AllegroConfig:
     per_species_energy_shifts: list[float] | None = None
 
     def __post_init__(self):
-        self.species = list(self.species)
-        self.two_body_mlp_hidden = list(self.two_body_mlp_hidden)
-        self.latent_mlp_hidden = list(self.latent_mlp_hidden)
-        self.readout_mlp_hidden = list(self.readout_mlp_hidden)
-        n = len(self.species)
-        if n == 0:
-            raise ValueError("species: give at least one element")
-        if len(set(self.species)) != n:
-            raise ValueError(f"species: every element must appear once, got {self.species}")
+        self.species = check_species(self.species)
+        check_hidden_widths(self, "two_body_mlp_hidden", "latent_mlp_hidden", "readout_mlp_hidden")
         if not self.r_max > 0:
             raise ValueError(f"r_max: must be positive, got {self.r_max}")
         if self.l_max not in (1, 2, 3):
@@ -124,21 +117,7 @@ class AllegroConfig:
                 raise ValueError(f"{name}: must be at least 1, got {getattr(self, name)}")
         if self.polynomial_cutoff_p < 2:
             raise ValueError(f"polynomial_cutoff_p: must be at least 2, got {self.polynomial_cutoff_p}")
-        for name in ("two_body_mlp_hidden", "latent_mlp_hidden", "readout_mlp_hidden"):
-            if any(width < 1 for width in getattr(self, name)):
-                raise ValueError(f"{name}: every hidden width must be at least 1, got {getattr(self, name)}")
-        if not self.avg_num_neighbors > 0:
-            raise ValueError(f"avg_num_neighbors: must be positive, got {self.avg_num_neighbors}")
-        for name, default in (("per_species_energy_scales", 1.0), ("per_species_energy_shifts", 0.0)):
-            values = getattr(self, name)
-            if values is None:
-                values = [default] * n
-            values = [float(v) for v in values]
-            if len(values) != n:
-                raise ValueError(f"{name}: expected one value per species {self.species}, got {len(values)}")
-            if not all(math.isfinite(v) for v in values):
-                raise ValueError(f"{name}: values must be finite, got {values}")
-            setattr(self, name, values)
+        check_normalisation(self)
 
     @property
     def cutoff(self) -> float:

@@ -60,6 +60,20 @@ class EnergyModel(ConfiguredModel):
     Models know nothing of ASE; forces and stress come from :class:`asetools.models.Potential`.
     """
 
+    #: Width of the per-atom latent features, or ``None`` for a model without them.
+    num_latent_features: int | None = None
+
     def forward(self, graph: AtomicGraph) -> torch.Tensor:  # pragma: no cover - abstract
         """Per-atom energies ``[N]`` in eV for the graph."""
         raise NotImplementedError
+
+    def energies_and_features(self, graph: AtomicGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-atom energies ``[N]`` in eV and invariant latent features ``[N, F]``.
+
+        Models with a learned per-atom description override this (and set
+        ``num_latent_features``); single-model uncertainty is fitted to these features.
+        """
+        raise TypeError(
+            f"{type(self).__name__} models have no per-atom latent features, so they cannot carry a "
+            "single-model uncertainty; use an Allegro or message-passing model, or an ensemble for this model kind"
+        )

@@ -78,9 +78,6 @@ class LocalEnergyModel(EnergyModel):
     large systems block by block.
     """
 
-    #: Width of the per-atom latent features, or ``None`` for a model without them.
-    num_latent_features: int | None = None
-
     def local_energies(self, environments: LocalEnvironments) -> torch.Tensor:  # pragma: no cover - abstract
         """Energies ``[n]`` in eV of the centre atoms of ``environments``."""
         raise NotImplementedError
@@ -91,10 +88,10 @@ class LocalEnergyModel(EnergyModel):
         Models with a learned per-atom description override this (and set
         ``num_latent_features``); single-model uncertainty is fitted to these features.
         """
-        raise TypeError(
-            f"{type(self).__name__} models have no per-atom latent features, so they cannot carry a "
-            "single-model uncertainty; use an Allegro model, or an ensemble for this model kind"
-        )
+        return EnergyModel.energies_and_features(self, None)
+
+    def energies_and_features(self, graph: AtomicGraph) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.local_energies_and_features(LocalEnvironments.from_graph(graph))
 
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         return self.local_energies(LocalEnvironments.from_graph(graph))

@@ -186,7 +186,7 @@ class Potential(torch.nn.Module):
         with torch.enable_grad() if needs_grad else contextlib.nullcontext():
             features = None
             if compute_features:
-                atom_energies, features = self.model.local_energies_and_features(LocalEnvironments.from_graph(work))
+                atom_energies, features = self.model.energies_and_features(work)
                 features = features.detach()
             else:
                 atom_energies = self.model(work)

@@ -78,18 +78,6 @@ def test_forces_and_stress_match_finite_differences(l_max):
     check_stress_fd(calc, atoms, delta=1e-6, atol=1e-8, rtol=1e-5)
 
 
-def test_supercell_gives_eight_times_the_energy():
-    calc = AllegroCalc(small_allegro(2), dtype="float64")
-    atoms = cuau_crystal(seed=4)
-    atoms.calc = calc
-    energy, forces, stress = atoms.get_potential_energy(), atoms.get_forces(), atoms.get_stress()
-    supercell = atoms.repeat((2, 2, 2))
-    supercell.calc = calc
-    assert supercell.get_potential_energy() == pytest.approx(8 * energy, rel=1e-12, abs=1e-10)
-    np.testing.assert_allclose(supercell.get_forces(), np.tile(forces, (8, 1)), atol=1e-10)
-    np.testing.assert_allclose(supercell.get_stress(), stress, atol=1e-12)
-
-
 def test_strict_locality_and_smooth_cutoff():
     model = small_allegro(2)
     calc = AllegroCalc(model, dtype="float64")

@@ -87,3 +87,31 @@ def test_the_example_configuration_is_valid():
     assert config.model.options["l_max"] == 2 and config.training.early_stopping_patience == 50
     assert config.data.train_file.endswith("shared/data/botnet/ethanol/train.xyz")
     assert Path(config.output.directory) == path.parents[2] / "runs" / "ethanol"
+
+
+@pytest.mark.parametrize("kind", ["nequip", "botnet"])
+def test_message_passing_kinds_train_through_the_same_pipeline(tmp_path, data_file, capsys, kind):
+    from asetools.calculators import PotentialCalc
+    from asetools.checkpoint import load_checkpoint
+    from asetools.models import MODEL_CLASSES
+
+    config = write_config(tmp_path, data_file, epochs=3, learning_rate=5e-3)
+    settings = yaml.safe_load(config.read_text())
+    settings["model"] = {"kind": kind, "options": {"r_max": 4.0, "num_layers": 2, "l_max": 1, "num_features": 4,
+                                                   "radial_mlp_hidden": [8]}}
+    config.write_text(yaml.safe_dump(settings))
+    assert main(["train", str(config), "--epoch-log"]) == 0
+    capsys.readouterr()
+    model = load_checkpoint(tmp_path / "run" / "best.pt")
+    assert type(model) is MODEL_CLASSES[kind]
+    # The training statistics normalised it: neighbours within 4 Å of fcc Cu (12 at 2.55 Å, 6 at 3.6 Å).
+    assert 15 < model.config.avg_num_neighbors < 21
+    rows = [line.split(",") for line in (tmp_path / "run" / "metrics.csv").read_text().splitlines()]
+    assert len(rows) == 1 + 3
+    args = ["evaluate", str(tmp_path / "run" / "best.pt"), str(data_file), "--energy-key", "REF_energy",
+            "--forces-key", "REF_forces"]
+    assert main(args) == 0
+    assert "forces  MAE" in capsys.readouterr().out
+    atoms = ase.io.read(data_file, 0)
+    atoms.calc = PotentialCalc(tmp_path / "run" / "best.pt", dtype="float64")
+    assert np.isfinite(atoms.get_forces()).all()
