@@ -35,7 +35,7 @@ from ase.data import atomic_numbers
 
 from ..graph import AtomicGraph, build_graph
 from ..models import Potential
-from ..models.local import LocalEnergyModel
+from ..models.local import is_strictly_local
 
 __all__ = ["DomainEvaluator", "DomainResult", "VOIGT_LAMMPS"]
 
@@ -91,7 +91,7 @@ class DomainEvaluator:
         device: str | torch.device = "cpu",
         send_ghost_forces: bool = False,
     ):
-        if not isinstance(potential.model, LocalEnergyModel):
+        if not is_strictly_local(potential.model):
             raise TypeError(
                 f"{type(potential.model).__name__} models are not strictly local (an atom's energy may depend on "
                 "atoms beyond the cutoff), so a rank cannot evaluate its atoms from a ghost shell of 2 x cutoff; "

@@ -17,7 +17,7 @@ import torch
 from ..graph import AtomicGraph
 from .base import EnergyModel
 
-__all__ = ["LocalEnergyModel", "LocalEnvironments"]
+__all__ = ["LocalEnergyModel", "LocalEnvironments", "is_strictly_local"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +78,10 @@ class LocalEnergyModel(EnergyModel):
     large systems block by block.
     """
 
+    #: Whether this model keeps the promise; a composite (an MTS pair with a message-passing
+    #: part) may not, and then it is evaluated on whole graphs only.
+    strictly_local: bool = True
+
     def local_energies(self, environments: LocalEnvironments) -> torch.Tensor:  # pragma: no cover - abstract
         """Energies ``[n]`` in eV of the centre atoms of ``environments``."""
         raise NotImplementedError
@@ -95,3 +99,12 @@ class LocalEnergyModel(EnergyModel):
 
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         return self.local_energies(LocalEnvironments.from_graph(graph))
+
+
+def is_strictly_local(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s atom energies depend only on the atoms within its cutoff.
+
+    Only such models may be evaluated block by block with bounded memory, or split over
+    LAMMPS ranks with a ghost shell of one cutoff.
+    """
+    return isinstance(model, LocalEnergyModel) and bool(model.strictly_local)

@@ -1,8 +1,10 @@
-"""A fast and a slow local model that together make one potential, for multiple-time-step MD.
+"""A fast local model and a slow model that together make one potential, for multiple-time-step MD.
 
-The fast model (short cutoff, small) carries the stiff short-range interactions;
-the slow model (full cutoff and size) learns the rest. Each sees only the edges
-within its own cutoff. Trained jointly (see :mod:`asetools.training.mts`), the
+The fast model (short cutoff, small, strictly local) carries the stiff short-range
+interactions; the slow model (full cutoff and size) learns the rest. Each sees only
+the edges within its own cutoff. The slow model may be a message-passing model
+(NequIP, BOTNet); the pair is then not strictly local, and is evaluated on whole
+graphs (no block-wise evaluation, no LAMMPS). Trained jointly (see :mod:`asetools.training.mts`), the
 pair is saved as one checkpoint; :class:`~asetools.calculators.MTSCalc` evaluates
 the fast model every inner step and the slow one every outer step.
 """
@@ -14,7 +16,9 @@ from typing import Any
 
 import torch
 
-from .local import LocalEnergyModel, LocalEnvironments
+from ..graph import AtomicGraph
+from .base import EnergyModel
+from .local import LocalEnergyModel, LocalEnvironments, is_strictly_local
 
 __all__ = ["MTSPair", "MTSPairConfig", "PartConfig", "WithinCutoff"]
 
@@ -50,7 +54,7 @@ class MTSPairConfig:
 
 
 def _check_local(model: torch.nn.Module, role: str) -> None:
-    if not isinstance(model, LocalEnergyModel):
+    if not is_strictly_local(model):
         raise TypeError(
             f"the {role} part of an MTS pair must be a strictly local model (LocalEnergyModel), "
             f"got {type(model).__name__}"
@@ -78,7 +82,7 @@ class WithinCutoff(LocalEnergyModel):
 
 
 class MTSPair(LocalEnergyModel):
-    """Per-atom energy of a fast plus a slow local model, each on the edges within its own cutoff.
+    """Per-atom energy of a fast local model plus a slow model, each on the edges within its own cutoff.
 
     Build it from two models with :meth:`from_parts`, or from an
     :class:`MTSPairConfig` (as a checkpoint does). ``pair.fast`` and ``pair.slow``
@@ -98,10 +102,11 @@ class MTSPair(LocalEnergyModel):
         self._check_parts()
 
     @classmethod
-    def from_parts(cls, fast: LocalEnergyModel, slow: LocalEnergyModel) -> MTSPair:
+    def from_parts(cls, fast: LocalEnergyModel, slow: EnergyModel) -> MTSPair:
         """A pair holding ``fast`` and ``slow`` themselves (their weights, dtype and device)."""
         _check_local(fast, "fast")
-        _check_local(slow, "slow")
+        if not isinstance(slow, EnergyModel):
+            raise TypeError(f"the slow part of an MTS pair must be an energy model, got {type(slow).__name__}")
         config = MTSPairConfig(
             fast=PartConfig(fast.kind, fast.config_dict()), slow=PartConfig(slow.kind, slow.config_dict())
         )
@@ -113,7 +118,6 @@ class MTSPair(LocalEnergyModel):
 
     def _check_parts(self) -> None:
         _check_local(self.fast, "fast")
-        _check_local(self.slow, "slow")
         if self.fast.species != self.slow.species:
             raise ValueError(
                 f"the fast and slow models must have the same species in the same order, "
@@ -135,7 +139,25 @@ class MTSPair(LocalEnergyModel):
             "slow": {"kind": self.slow.kind, "config": self.slow.config_dict()},
         }
 
+    @property
+    def strictly_local(self) -> bool:
+        """True unless the slow part passes messages (the fast part is always strictly local)."""
+        return is_strictly_local(self.slow)
+
+    def forward(self, graph: AtomicGraph) -> torch.Tensor:
+        if self.strictly_local:
+            return super().forward(graph)
+        # A message-passing slow part reads the whole graph; edges beyond its cutoff carry
+        # exactly zero messages (its radial weights vanish there), so they may stay.
+        environments = LocalEnvironments.from_graph(graph).within(self.fast.cutoff, self.cutoff)
+        return self.fast.local_energies(environments) + self.slow(graph)
+
     def local_energies(self, environments: LocalEnvironments) -> torch.Tensor:
+        if not self.strictly_local:
+            raise TypeError(
+                f"this MTS pair's slow part ({type(self.slow).__name__}) passes messages, so the pair has no "
+                "strictly local energies; evaluate it on a whole graph (Potential does)"
+            )
         cutoff = self.cutoff
         fast = self.fast.local_energies(environments.within(self.fast.cutoff, cutoff))
         slow = self.slow.local_energies(environments.within(self.slow.cutoff, cutoff))

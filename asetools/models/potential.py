@@ -19,7 +19,7 @@ import torch
 
 from ..graph import AtomicGraph
 from .base import EnergyModel
-from .local import LocalEnergyModel, LocalEnvironments
+from .local import LocalEnvironments, is_strictly_local
 from .memory_budget import BlockCost, edges_per_block_for_budget, measure_block_cost, memory_budget, parse_memory
 from .neighbour_slots import sorted_by_centre
 
@@ -154,7 +154,7 @@ class Potential(torch.nn.Module):
         compute_features = compute_features or compute_uncertainty
         if compute_features and getattr(self.model, "num_latent_features", None) is None:
             raise TypeError(f"{type(self.model).__name__} models have no per-atom latent features")
-        blocked = isinstance(self.model, LocalEnergyModel) and not create_graph and not self._parameters_need_grad()
+        blocked = is_strictly_local(self.model) and not create_graph and not self._parameters_need_grad()
         if compute_atom_virials and not blocked:
             raise ValueError(
                 f"per-atom virials need a strictly local model evaluated outside training (no create_graph, "

@@ -49,7 +49,7 @@ def as_fittable_potential(model: EnergyModel | Potential) -> Potential:
     if getattr(potential.model, "num_latent_features", None) is None:
         raise TypeError(
             f"{type(potential.model).__name__} models have no per-atom latent features, so they cannot "
-            "carry a single-model uncertainty; use an Allegro model, or an ensemble"
+            "carry a single-model uncertainty; use an Allegro or message-passing model, or an ensemble"
         )
     return potential
 

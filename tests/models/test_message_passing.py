@@ -229,3 +229,25 @@ def test_bad_config_names_the_field(change, field):
     settings = {"species": ["Cu", "Au"], **change}
     with pytest.raises(ValueError, match=field):
         MessagePassingConfig(**settings)
+
+
+@pytest.mark.parametrize("l_max, parity", [(1, False), (2, True), (3, False)])
+def test_fused_edge_product_equals_e3nn_tensor_product(l_max, parity):
+    """The fused convolution computes e3nn's weighted 'uvu' tensor product: same paths, coefficients, weights."""
+    from e3nn import o3
+
+    from asetools.models.message_passing import EdgeTensorProduct
+
+    block = small_message_passing("message_passing", l_max=l_max, parity=parity, num_layers=3).blocks[1]
+    fused = block.tensor_product
+    assert isinstance(fused, EdgeTensorProduct) and fused.num_paths > 3
+    reference = o3.TensorProduct(fused.irreps_in, fused.edge_irreps, fused.irreps_out, fused.instructions,
+                                 shared_weights=False, internal_weights=False).double()
+    generator = torch.Generator().manual_seed(l_max)
+    x = torch.randn(11, fused.irreps_in.dim, dtype=torch.float64, generator=generator)
+    harmonics = torch.randn(11, fused.edge_irreps.dim, dtype=torch.float64, generator=generator)
+    weights = torch.randn(11, fused.weight_numel, dtype=torch.float64, generator=generator)
+    expected = reference(x, harmonics, weights)
+    # e3nn keeps its coefficients in float32 buffers: agreement to float32 precision.
+    torch.testing.assert_close(fused(x, harmonics, weights), expected, rtol=1e-6, atol=1e-6 * expected.abs().max().item())
+

@@ -208,3 +208,17 @@ def test_the_example_configuration_is_valid():
     assert config.mts.fast_model.options["r_max"] == 3.0 and config.model.options["r_max"] == 5.0
     assert config.fast_training.epochs == 500 and config.training.epochs == 1000
     assert config.data.train_file.endswith("shared/data/botnet/ethanol/train_eth_meth.xyz")
+
+
+def test_a_message_passing_slow_model_co_trains(data_file, tmp_path):
+    config = run_config(data_file, tmp_path / "run")
+    config.model.kind = "botnet"
+    config.model.options = {"r_max": 4.5, "num_layers": 2, "l_max": 1, "num_features": 4, "radial_mlp_hidden": [8]}
+    pair, result = train_from_config(config)
+    assert isinstance(pair, MTSPair) and type(pair.slow).__name__ == "BOTNet" and len(result.history) == 2
+    assert np.isfinite(result.history[-1]["force_mae"]) and np.isfinite(result.history[-1]["fast_force_mae"])
+    atoms = ase.io.read(data_file, 0)
+    atoms.calc = MTSCalc.from_checkpoint(tmp_path / "run" / "best.pt", dtype="float64")
+    total = atoms.get_forces()
+    np.testing.assert_allclose(total, atoms.calc.get_property("fast_forces", atoms)
+                               + atoms.calc.get_property("slow_forces", atoms), atol=1e-10)

@@ -184,3 +184,24 @@ def test_bad_structures_name_the_structure(model, frames):
     broken.positions[0, 0] = np.nan
     with pytest.raises(ValueError, match="structure 2"):
         atom_features(model, [frames[0], frames[1], broken])
+
+
+def test_message_passing_models_carry_an_uncertainty(frames):
+    """NequIP's last-layer scalars take the same mixture: invariant scores that rise off the data."""
+    from tests.conftest import small_message_passing
+
+    model = small_message_passing("nequip", species=("Cu",), r_max=4.0).double()
+    fitted = fit_uncertainty(model, frames[:28], validation=frames[28:], max_components=4, seed=0)
+    calc = PotentialCalc(Potential(model, uncertainty=fitted.uncertainty), dtype="float64")
+    atoms = frames[30].copy()
+    atoms.calc = calc
+    atoms.get_potential_energy()
+    assert set(EXTRA_KEYS) <= set(calc.results)
+    typical = calc.results["uncertainty"]
+    errors = check_invariance(calc, atoms, atol=1e-7, rtol=1e-9)
+    assert "rotation/energies_uncertainty" in errors
+    squeezed = frames[30].copy()
+    squeezed.set_cell(squeezed.cell * 0.88, scale_atoms=True)
+    squeezed.calc = calc
+    squeezed.get_potential_energy()
+    assert calc.results["uncertainty"] > typical
