@@ -40,6 +40,7 @@ from .config_checks import check_hidden_widths, check_normalisation, check_speci
 from .local import LocalEnergyModel, LocalEnvironments
 from .mlp import ScalarMLP
 from .radial import BesselBasis, PolynomialCutoff
+from .scale_shift import PerSpeciesScaleShift
 from .neighbour_slots import neighbour_slots
 from .tensor_product import (
     ChannelwiseTensorProduct,
@@ -281,12 +282,7 @@ class Allegro(LocalEnergyModel):
         self.layers = torch.nn.ModuleList(layers)
         self.readout_mlp = ScalarMLP(scalars, config.readout_mlp_hidden, 1)
         self.edge_sum_normalisation = (2.0 * config.avg_num_neighbors) ** -0.5
-        self.register_buffer(
-            "energy_scales", torch.tensor(config.per_species_energy_scales), persistent=False
-        )
-        self.register_buffer(
-            "energy_shifts", torch.tensor(config.per_species_energy_shifts), persistent=False
-        )
+        self.scale_shift = PerSpeciesScaleShift(config.per_species_energy_scales, config.per_species_energy_shifts)
         self.reference_path = False
 
     @property
@@ -312,9 +308,6 @@ class Allegro(LocalEnergyModel):
         """The tensor embedding as ``[C * D, S]``, rows repeated over each degree's components."""
         channels = self.config.num_tensor_features
         return weight_per_component(self.tensor_embedding, channels, self.degree_of_component).flatten(0, 1)
-
-    def _scaled(self, atom_energy: torch.Tensor, species: torch.Tensor) -> torch.Tensor:
-        return atom_energy * self.energy_scales[species] + self.energy_shifts[species]
 
     @property
     def num_latent_features(self) -> int:
@@ -354,7 +347,7 @@ class Allegro(LocalEnergyModel):
         edge_energy = self.readout_mlp(latent).squeeze(-1) * slots.mask
         atom_energy = edge_energy.sum(dim=1) * self.edge_sum_normalisation
         features = (latent * slots.mask.unsqueeze(-1)).sum(dim=1) * self.edge_sum_normalisation
-        return self._scaled(atom_energy, centre_species), features
+        return self.scale_shift(atom_energy, centre_species), features
 
     def _local_energies_on_edges(self, environments: LocalEnvironments) -> tuple[torch.Tensor, torch.Tensor]:
         """The plain evaluation on the edge list (scatter and gather by index), as a reference."""
@@ -373,4 +366,4 @@ class Allegro(LocalEnergyModel):
         atom_energy = torch.zeros(environments.num_centres, dtype=edge_energy.dtype, device=edge_energy.device)
         atom_energy = atom_energy.index_add(0, centre, edge_energy)
         features = latent.new_zeros((environments.num_centres, latent.shape[-1])).index_add(0, centre, latent)
-        return self._scaled(atom_energy, species), features * self.edge_sum_normalisation
+        return self.scale_shift(atom_energy, species), features * self.edge_sum_normalisation

@@ -73,7 +73,12 @@ class EnergyModel(ConfiguredModel):
         Models with a learned per-atom description override this (and set
         ``num_latent_features``); single-model uncertainty is fitted to these features.
         """
-        raise TypeError(
-            f"{type(self).__name__} models have no per-atom latent features, so they cannot carry a "
-            "single-model uncertainty; use an Allegro or message-passing model, or an ensemble for this model kind"
-        )
+        raise no_latent_features(self)
+
+
+def no_latent_features(model: torch.nn.Module) -> TypeError:
+    """The error for asking a model without per-atom latent features for them."""
+    return TypeError(
+        f"{type(model).__name__} models have no per-atom latent features, so they cannot carry a "
+        "single-model uncertainty; use an Allegro or message-passing model, or an ensemble for this model kind"
+    )

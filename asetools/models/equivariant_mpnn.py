@@ -51,6 +51,7 @@ from .config_checks import check_hidden_widths, check_normalisation, check_speci
 from .message_passing import InteractionBlock
 from .mlp import ScalarMLP
 from .radial import BesselBasis, PolynomialCutoff
+from .scale_shift import PerSpeciesScaleShift
 
 __all__ = ["BOTNet", "BOTNetConfig", "MessagePassing", "MessagePassingConfig", "NequIP", "NequIPConfig", "hidden_irreps"]
 
@@ -216,8 +217,7 @@ class MessagePassing(EnergyModel):
         self.blocks = torch.nn.ModuleList(blocks)
         readouts = [] if config.readout == "final" else [ScalarMLP(features, [], 1) for _ in blocks[:-1]]
         self.readouts = torch.nn.ModuleList([*readouts, ScalarMLP(features, config.readout_mlp_hidden, 1)])
-        self.register_buffer("energy_scales", torch.tensor(config.per_species_energy_scales), persistent=False)
-        self.register_buffer("energy_shifts", torch.tensor(config.per_species_energy_shifts), persistent=False)
+        self.scale_shift = PerSpeciesScaleShift(config.per_species_energy_scales, config.per_species_energy_shifts)
 
     @property
     def num_latent_features(self) -> int:
@@ -239,12 +239,13 @@ class MessagePassing(EnergyModel):
         lengths = torch.linalg.vector_norm(vectors, dim=-1)
         harmonics = o3.spherical_harmonics(self.edge_irreps, vectors, normalize=True, normalization="component")
         radial = self.radial_basis(lengths) * self.cutoff_envelope(lengths).unsqueeze(-1)
-        energy, features = self._readout(species, harmonics, radial, graph.edge_index)
+        # One lone atom of every species rides along at the end of the batch: no edge reaches it.
+        num_atoms = species.shape[0]
         every_species = torch.arange(len(self.config.species), device=species.device)
-        no_edges = graph.edge_index[:, :0]
-        lone, _ = self._readout(every_species, harmonics[:0], radial[:0], no_edges)
-        energy = (energy - lone[species]) * self.energy_scales[species] + self.energy_shifts[species]
-        return energy, features
+        energy, features = self._readout(torch.cat([species, every_species]), harmonics, radial, graph.edge_index)
+        lone = energy[num_atoms:]
+        energy = self.scale_shift(energy[:num_atoms] - lone[species], species)
+        return energy, features[:num_atoms]
 
     def _readout(
         self, species: torch.Tensor, harmonics: torch.Tensor, radial: torch.Tensor, edge_index: torch.Tensor

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from ..graph import AtomicGraph
-from .base import EnergyModel
+from .base import EnergyModel, no_latent_features
 
 __all__ = ["LocalEnergyModel", "LocalEnvironments", "is_strictly_local"]
 
@@ -92,7 +92,7 @@ class LocalEnergyModel(EnergyModel):
         Models with a learned per-atom description override this (and set
         ``num_latent_features``); single-model uncertainty is fitted to these features.
         """
-        return EnergyModel.energies_and_features(self, None)
+        raise no_latent_features(self)
 
     def energies_and_features(self, graph: AtomicGraph) -> tuple[torch.Tensor, torch.Tensor]:
         return self.local_energies_and_features(LocalEnvironments.from_graph(graph))
