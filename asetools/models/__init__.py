@@ -4,6 +4,7 @@ from .allegro import Allegro, AllegroConfig
 from .base import EnergyModel
 from .density_field import OrbitalExpansion, density_at_points, density_on_grid
 from .density_model import DensityModel, DensityModelConfig
+from .embedded_atom import EmbeddedAtom, EmbeddedAtomConfig
 from .equivariant_mpnn import BOTNet, BOTNetConfig, MessagePassing, MessagePassingConfig, NequIP, NequIPConfig
 from .lennard_jones import LennardJones, LennardJonesConfig
 from .local import LocalEnergyModel, LocalEnvironments
@@ -13,7 +14,7 @@ from .potential import Potential, PotentialOutput
 from .virtual_sites import VirtualSiteConfig, with_virtual_sites
 
 #: The model kinds a checkpoint may name, by their ``kind`` string.
-MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (Allegro, BOTNet, LennardJones, MessagePassing, MTSPair, NequIP)}
+MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (Allegro, BOTNet, EmbeddedAtom, LennardJones, MessagePassing, MTSPair, NequIP)}
 
 __all__ = [
     "Allegro",
@@ -22,6 +23,8 @@ __all__ = [
     "BOTNetConfig",
     "DensityModel",
     "DensityModelConfig",
+    "EmbeddedAtom",
+    "EmbeddedAtomConfig",
     "EnergyModel",
     "LennardJones",
     "LennardJonesConfig",
