@@ -1,5 +1,7 @@
-"""Multiple-time-step MD at equal accuracy: a co-trained fast/slow Allegro pair under
-RESPA against a single large Allegro model under velocity Verlet.
+"""Multiple-time-step MD at equal accuracy: a co-trained fast/slow pair under RESPA
+against a single large Allegro model under velocity Verlet. The slow part is Allegro of
+the single model's size; the fast part (``--fast-kind``) a one-layer Allegro or a learned
+embedded-atom model (``eam``, radial only: about half the fast Allegro's cost).
 
 Systems (``--system``; see mts_systems.py):
 
@@ -33,7 +35,7 @@ Speedup = wall clock per ps of the single model / that of the pair, from the sam
 run of this script. Defaults of the step and sweep options depend on the system.
 
 usage: python benchmarks/mts.py [--system cu|ethanol|acac] [--work runs/mts_benchmark]
-           [--train-seconds 400] [--weights 1 10] [--threads 2] ...
+           [--fast-kind allegro|eam] [--train-seconds 400] [--weights 1 10] [--threads 2] ...
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ SLOW_OPTIONS = {
     "readout_mlp_hidden": [32],
 }
 
+#: The fast model of each ``--fast-kind`` (its cutoff is ``--fast-r-max``).
 FAST_OPTIONS = {
     "l_max": 1,
     "num_layers": 1,
@@ -87,6 +90,7 @@ FAST_OPTIONS = {
     "latent_mlp_hidden": [16],
     "readout_mlp_hidden": [16],
 }
+FAST_MODELS = {"allegro": FAST_OPTIONS, "eam": {"num_densities": 8, "embedding_mlp_hidden": [16]}}
 
 
 # ----------------------------------------------------------------------- training
@@ -105,7 +109,10 @@ def training_section(seconds: float, seed: int) -> TrainingConfig:
     )
 
 
-def train(files: DataFiles, directory: Path, seconds: float, seed: int, fast_r_max: float, weight: float | None) -> Path:
+def train(
+    files: DataFiles, directory: Path, seconds: float, seed: int, fast_r_max: float, weight: float | None,
+    fast_kind: str = "allegro",
+) -> Path:
     """Train the single model (``weight`` None) or a pair; returns its best checkpoint (reused if present)."""
     best = directory / "best.pt"
     if best.is_file():
@@ -115,7 +122,7 @@ def train(files: DataFiles, directory: Path, seconds: float, seed: int, fast_r_m
     stage2 = seconds
     if weight is not None:
         mts = MTSSection(
-            fast_model=ModelSection(kind="allegro", options={"r_max": fast_r_max, **FAST_OPTIONS}),
+            fast_model=ModelSection(kind=fast_kind, options={"r_max": fast_r_max, **FAST_MODELS[fast_kind]}),
             fast_training=training_section(seconds / 4, seed),
             fast_force_weight=weight,
             probe_steps=0,
@@ -159,6 +166,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--work", default="runs/mts_benchmark")
     parser.add_argument("--train-seconds", type=float, default=400.0)
     parser.add_argument("--weights", type=float, nargs="+", help="cu 0.1 1 10, molecules 1 10")
+    parser.add_argument("--fast-kind", choices=sorted(FAST_MODELS), default="allegro", help="the fast model")
     parser.add_argument("--fast-r-max", type=float, help="Å (cu 3.5, molecules 3.0)")
     parser.add_argument("--timesteps", type=float, nargs="+", help="fs (cu 2-10, molecules 0.5-2)")
     parser.add_argument("--n-inner", type=int, nargs="+")
@@ -294,8 +302,10 @@ def main() -> None:
     files = system.data(work, args.seed)
     checkpoints = {"single": train(files, work / "single", args.train_seconds, args.seed, args.fast_r_max, None)}
     for weight in args.weights:
-        name = f"pair_w{weight:g}"
-        checkpoints[name] = train(files, work / name, args.train_seconds, args.seed, args.fast_r_max, weight)
+        name = f"pair_w{weight:g}" if args.fast_kind == "allegro" else f"{args.fast_kind}_pair_w{weight:g}"
+        checkpoints[name] = train(
+            files, work / name, args.train_seconds, args.seed, args.fast_r_max, weight, args.fast_kind
+        )
     report: dict[str, dict] = {name: {"test": test_errors(path, files.test)} for name, path in checkpoints.items()}
     pairs = [name for name in checkpoints if name != "single"]
 

@@ -65,7 +65,7 @@ class Copper:
         "weights": [0.1, 1.0, 10.0],
         "timesteps": [2.0, 4.0, 6.0, 8.0, 10.0],
         "inner_steps": None,
-        "n_inner": [2, 3, 4, 6, 8],
+        "n_inner": [2, 3, 4, 5, 6, 8],
         "fast_r_max": 3.5,
         "max_drift": 0.5,
         "max_fluctuation": 0.3,
