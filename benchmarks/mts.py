@@ -32,7 +32,8 @@ Systems (``--system``; see mts_systems.py):
    independent blocks (of time for the liquid, of molecules for the molecules).
 
 Speedup = wall clock per ps of the single model / that of the pair, from the same
-run of this script. Defaults of the step and sweep options depend on the system.
+run of this script. ``--train-only`` stops after step 1 (``mts_langevin.py`` uses the
+checkpoints). Defaults of the step and sweep options depend on the system.
 
 usage: python benchmarks/mts.py [--system cu|ethanol|acac] [--work runs/mts_benchmark]
            [--fast-kind allegro|eam] [--train-seconds 400] [--weights 1 10] [--threads 2] ...
@@ -180,6 +181,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--blocks", type=int, help="cu 4 (of time), molecules 8 (of molecules)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--train-only", action="store_true", help="stop after training (e.g. for mts_langevin.py)")
     args = parser.parse_args()
     for option, value in SYSTEMS[args.system].defaults.items():
         if getattr(args, option) is None:
@@ -306,6 +308,9 @@ def main() -> None:
         checkpoints[name] = train(
             files, work / name, args.train_seconds, args.seed, args.fast_r_max, weight, args.fast_kind
         )
+    if args.train_only:
+        print(f"trained: {', '.join(str(path) for path in checkpoints.values())}")
+        return
     report: dict[str, dict] = {name: {"test": test_errors(path, files.test)} for name, path in checkpoints.items()}
     pairs = [name for name in checkpoints if name != "single"]
 

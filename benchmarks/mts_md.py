@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from ase import Atoms, units
-from ase.md.langevin import Langevin
+from ase.md.langevinbaoab import LangevinBAOAB
 from ase.md.verlet import VelocityVerlet
 
 from asetools.integrators import MTSLangevin, MTSVelocityVerlet
@@ -93,17 +93,23 @@ def md_run(
     return Run(record_fs, np.array(energies), np.array(temperatures), np.array(positions), wall, exploded)
 
 
-def integrator(atoms: Atoms, calc, step_fs: float, n_inner: int | None, temperature_K: float | None, seed: int):
-    """Velocity Verlet (``n_inner`` None) or RESPA; with a ``temperature_K``, the Langevin version."""
-    friction = FRICTION_PER_FS / units.fs
+def integrator(
+    atoms: Atoms, calc, step_fs: float, n_inner: int | None, temperature_K: float | None, seed: int,
+    friction_per_fs: float = FRICTION_PER_FS,
+):
+    """Velocity Verlet (``n_inner`` None) or RESPA; with a ``temperature_K``, the Langevin version.
+
+    ``step_fs`` is the (inner) step; ``friction_per_fs`` the Langevin friction in 1/fs.
+    Langevin is BAOAB in both cases (ASE's ``LangevinBAOAB``, and ``MTSLangevin``,
+    which is the same integrator when ``n_inner`` is 1), so that a single model and a
+    pair are thermostatted alike.
+    """
+    friction = friction_per_fs / units.fs
     if n_inner is None:
         atoms.calc = calc
         if temperature_K is None:
             return VelocityVerlet(atoms, step_fs * units.fs)
-        return Langevin(
-            atoms, step_fs * units.fs, temperature_K=temperature_K, friction=friction, fixcm=False,
-            rng=np.random.default_rng(seed),
-        )  # fmt: skip
+        return LangevinBAOAB(atoms, step_fs * units.fs, temperature_K=temperature_K, T_tau=1.0 / friction, rng=seed)
     outer = n_inner * step_fs * units.fs
     if temperature_K is None:
         return MTSVelocityVerlet(atoms, calc, outer, n_inner=n_inner)

@@ -1,0 +1,206 @@
+"""Multiple-time-step MD under a thermostat: BAOAB-RESPA at long outer steps against a
+single model under Langevin at the same friction, judged by the observables.
+
+In NVE the outer step of RESPA is capped by resonance with the fast vibrations
+(`benchmarks/mts.py`: near 32 fs in liquid Cu, whatever the fast part). With the
+Langevin O step at the innermost level (Lagardère et al. 2019), the friction damps
+those resonances. This script asks whether the observables still agree with the
+reference at longer outer steps, and what that is worth in wall-clock time.
+
+It uses the checkpoints that ``benchmarks/mts.py`` trained (same ``--work`` and
+``--system``; run that first). Every run, reference included, is Langevin at the same
+``--friction`` (1/fs): ``--equilibrate-ps`` from the system's start, then
+``--production-ps`` recorded about every ``--record-fs`` (the nearest multiple of
+the run's outer step).
+
+- Reference: EMT at ``--reference-step`` for Cu; for molecules, the single model at
+  the smallest of ``--timesteps``.
+- The single model at each of ``--timesteps``; each pair (``--pairs``, default every
+  trained pair) at each inner step of ``--inner-steps`` and each of ``--n-inner``.
+- Integrators: BAOAB (ASE's ``LangevinBAOAB``) for the reference and the single model,
+  BAOAB-RESPA (``MTSLangevin``) for the pairs.
+- A setting is accepted when it did not blow up and every observable agrees with the
+  reference within ``--max-sigma`` combined standard errors: the mean kinetic
+  temperature (errors from ``--blocks`` blocks of time), and the RDF and
+  self-diffusivity for Cu (blocks of time) or the bond and dihedral distributions for
+  molecules (groups of molecules).
+
+Speedup = seconds per simulated ps of the single model at its largest accepted step
+(its smallest step if none is accepted: then the model itself, not its step, differs
+from the reference) / that of the pair at its cheapest accepted setting, all from
+this run. BAOAB's kinetic temperature falls below the bath's as the step grows
+(configurational averages do not), so compare temperatures at equal inner steps.
+
+usage: python benchmarks/mts_langevin.py [--system cu] [--work runs/mts_benchmark]
+           [--friction 0.002] [--n-inner 3 4 6 8] [--production-ps 20] ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+from pathlib import Path
+
+import numpy as np
+import torch
+from ase import units
+from mts_md import integrator, md_run, record_interval
+from mts_systems import SYSTEMS
+
+from asetools.calculators import MTSCalc, PotentialCalc
+
+DEFAULTS = {
+    "cu": {"timesteps": [8.0, 10.0, 12.0], "inner_steps": [8.0], "n_inner": [3, 4, 6, 8], "production_ps": 20.0,
+           "record_fs": 24.0, "blocks": 4},
+    "molecules": {"timesteps": [0.5, 1.0, 1.5], "inner_steps": [0.5, 1.0], "n_inner": [2, 4, 8], "production_ps": 5.0,
+                  "record_fs": 8.0, "blocks": 8},
+}  # fmt: skip
+
+
+def parse_arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--system", choices=sorted(SYSTEMS), default="cu")
+    parser.add_argument("--work", default="runs/mts_benchmark", help="where benchmarks/mts.py trained the models")
+    parser.add_argument("--pairs", nargs="+", help="pair directories under the work directory (default: all)")
+    parser.add_argument("--friction", type=float, default=0.002, help="Langevin friction, 1/fs")
+    parser.add_argument("--reference-step", type=float, default=8.0, help="fs, the EMT reference (cu)")
+    parser.add_argument("--timesteps", type=float, nargs="+", help="fs, the single model")
+    parser.add_argument("--inner-steps", type=float, nargs="+", help="fs, the pairs")
+    parser.add_argument("--n-inner", type=int, nargs="+")
+    parser.add_argument("--equilibrate-ps", type=float, default=1.0)
+    parser.add_argument("--production-ps", type=float)
+    parser.add_argument("--record-fs", type=float, help="fs between frames (rounded to a multiple of the outer step)")
+    parser.add_argument("--blocks", type=int)
+    parser.add_argument("--max-sigma", type=float, default=2.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    defaults = DEFAULTS["cu" if args.system == "cu" else "molecules"]
+    for option, value in defaults.items():
+        if getattr(args, option) is None:
+            setattr(args, option, value)
+    return args
+
+
+def block_mean(series: np.ndarray, blocks: int) -> tuple[float, float]:
+    """Mean of a time series and its standard error from the means of ``blocks`` consecutive blocks."""
+    means = [block.mean() for block in np.array_split(series, blocks)]
+    return float(series.mean()), float(np.std(means, ddof=1) / np.sqrt(blocks))
+
+
+#: Scalar observables of a row: label, value key, standard-error key.
+SCALARS = (("D", "D", "D_error"), ("T", "temperature_K", "temperature_error_K"))
+
+
+def disagreement(system, row: dict, result: dict, reference_row: dict, reference: dict) -> dict[str, float]:
+    """Each observable's difference from the reference in combined standard errors, the kinetic temperature included."""
+    sigmas = {label: diff / err for label, (diff, err) in system.compare(result, reference).items()}
+    for label, value, error in SCALARS:
+        if value in row:
+            sigmas[label] = abs(row[value] - reference_row[value]) / math.hypot(row[error], reference_row[error])
+    return sigmas
+
+
+def main() -> None:
+    args = parse_arguments()
+    system = SYSTEMS[args.system]
+    torch.set_num_threads(args.threads)
+    work = Path(args.work) / args.system
+    pairs = args.pairs or sorted(p.parent.name for p in work.glob("*/best.pt") if p.parent.name != "single")
+    missing = [name for name in ("single", *pairs) if not (work / name / "best.pt").is_file()]
+    if missing:
+        raise SystemExit(f"no trained {', '.join(missing)} in {work}; run benchmarks/mts.py --system {args.system} first")
+    print(f"{platform.machine()}, torch {torch.__version__}, {args.threads} threads, system {args.system}, "
+          f"friction {args.friction} /fs", flush=True)  # fmt: skip
+
+    start = system.start(args.seed)
+    settings: list[tuple[str, object, float, int | None]] = []  # name, calculator, (inner) step, n_inner
+    reference_calc = system.reference_calculator()
+    single = PotentialCalc(work / "single" / "best.pt")
+    if reference_calc is not None:
+        settings.append((system.reference_name, reference_calc, args.reference_step, None))
+    settings += [("single", single, step, None) for step in args.timesteps]
+    for name in pairs:
+        calc = MTSCalc.from_checkpoint(work / name / "best.pt")
+        settings += [(name, calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
+    print(f"Langevin, {args.equilibrate_ps:g} ps to equilibrate, then {args.production_ps:g} ps recorded every "
+          f"~{args.record_fs:g} fs", flush=True)  # fmt: skip
+
+    rows, reference, reference_row = [], None, None
+    for name, calc, step, n_inner in settings:
+        atoms = start.copy()
+        outer = step * (n_inner or 1)
+        dynamics = integrator(atoms, calc, step, n_inner, system.temperature_K, args.seed, friction_per_fs=args.friction)
+        dynamics.run(round(args.equilibrate_ps * 1000.0 / outer))
+        run = md_run(atoms, dynamics, record_interval(outer, args.record_fs), args.production_ps, outer, 1000.0)
+        row = {"model": name, "inner_fs": step, "n_inner": n_inner, "outer_fs": outer,
+               "seconds_per_ps": run.seconds_per_ps, "exploded": run.exploded}  # fmt: skip
+        if not run.exploded:
+            result = system.observables(run, start.cell.array, args.blocks)
+            row["temperature_K"], row["temperature_error_K"] = block_mean(run.temperatures, args.blocks)
+            # Potential energy per atom (meV): ASE's temperature counts 3N degrees of freedom.
+            potential = 1e3 * (run.energies - 1.5 * units.kB * run.temperatures)
+            row["potential_meV"], row["potential_error_meV"] = block_mean(potential, args.blocks)
+            row.update(system.report_entry(result))
+            if reference is None:
+                reference, reference_row = result, row
+                row["reference"] = True
+            else:
+                row["sigmas"] = disagreement(system, row, result, reference_row, reference)
+        rows.append(row)
+        print("  " + line(row), flush=True)
+
+    accepted = [r for r in rows if not r["exploded"] and max(r.get("sigmas", {"": 0.0}).values()) <= args.max_sigma]
+    best_single = baseline(rows, accepted)
+    print(f"\nsingle model baseline: {best_single['outer_fs']:g} fs ({best_single['baseline']}), "
+          f"{best_single['seconds_per_ps']:.2f} s/ps", flush=True)  # fmt: skip
+    summary = {"single": best_single}
+    for name in pairs:
+        mine = [r for r in accepted if r["model"] == name]
+        if not mine:
+            print(f"{name}: no accepted setting", flush=True)
+            continue
+        best = min(mine, key=lambda r: r["seconds_per_ps"])
+        summary[name] = {**best, "speedup": best_single["seconds_per_ps"] / best["seconds_per_ps"]}
+        print(f"{name}: cheapest accepted {best['inner_fs']:g} fs x {best['n_inner']}, {best['seconds_per_ps']:.2f} s/ps, "
+              f"speedup {summary[name]['speedup']:.2f}", flush=True)  # fmt: skip
+    out = work / f"langevin_report_friction{args.friction:g}.json"
+    out.write_text(json.dumps({"friction_per_fs": args.friction, "rows": rows, "summary": summary}, indent=1))
+    print(f"written: {out}")
+
+
+def baseline(rows: list[dict], accepted: list[dict]) -> dict:
+    """The single-model run the pairs are timed against: its largest accepted step.
+
+    When no step of the single model agrees with the reference, the model itself
+    differs from it (model error, not step error), so its smallest step is used and
+    the summary says so.
+    """
+    singles = [r for r in accepted if r["model"] == "single"]
+    if singles:
+        return {**max(singles, key=lambda r: r["outer_fs"]), "baseline": "largest accepted step"}
+    tried = [r for r in rows if r["model"] == "single" and not r["exploded"]]
+    if not tried:
+        raise SystemExit("the single model blew up at every step tried")
+    return {**min(tried, key=lambda r: r["outer_fs"]), "baseline": "smallest step; none agreed with the reference"}
+
+
+def line(row: dict) -> str:
+    setting = f"{row['inner_fs']:g} fs" + (f" x {row['n_inner']}" if row["n_inner"] else "")
+    text = f"{row['model']:16s} {setting:12s} {row['seconds_per_ps']:6.2f} s/ps"
+    if row["exploded"]:
+        return text + "  exploded"
+    text += f"  T {row['temperature_K']:7.1f} ± {row['temperature_error_K']:4.1f} K"
+    text += f"  U {row['potential_meV']:9.2f} ± {row['potential_error_meV']:4.2f} meV/atom"
+    if "D" in row:
+        text += f"  D {row['D']:.3f} ± {row['D_error']:.3f}"
+    if "sigmas" in row:
+        worst = max(row["sigmas"], key=row["sigmas"].get)
+        text += f"  worst {worst} {row['sigmas'][worst]:.1f} sigma"
+    return text
+
+
+if __name__ == "__main__":
+    main()
