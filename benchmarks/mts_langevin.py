@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from ase import units
 from mts_md import integrator, md_run, record_interval
-from mts_systems import SYSTEMS
+from mts_systems import SYSTEMS, mean_and_error
 
 from asetools.calculators import MTSCalc, PotentialCalc
 
@@ -86,8 +86,8 @@ def parse_arguments() -> argparse.Namespace:
 
 def block_mean(series: np.ndarray, blocks: int) -> tuple[float, float]:
     """Mean of a time series and its standard error from the means of ``blocks`` consecutive blocks."""
-    means = [block.mean() for block in np.array_split(series, blocks)]
-    return float(series.mean()), float(np.std(means, ddof=1) / np.sqrt(blocks))
+    _, error = mean_and_error(np.array([block.mean() for block in np.array_split(series, blocks)]))
+    return float(series.mean()), float(error)
 
 
 #: Scalar observables of a row: label, value key, standard-error key.
