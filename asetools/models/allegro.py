@@ -41,6 +41,7 @@ from .local import LocalEnergyModel, LocalEnvironments
 from .mlp import ScalarMLP
 from .radial import BesselBasis, PolynomialCutoff
 from .scale_shift import PerSpeciesScaleShift
+from .zbl import ZBLRepulsion
 from .neighbour_slots import neighbour_slots
 from .tensor_product import (
     ChannelwiseTensorProduct,
@@ -81,6 +82,9 @@ class AllegroConfig:
         per_species_energy_scales: eV, one per species (e.g. the force RMS of the data).
         per_species_energy_shifts: eV, one per species (e.g. mean energy per atom, or
             isolated-atom energies).
+        zbl: add the ZBL screened nuclear repulsion (:mod:`.zbl`, cut off at ``r_max``
+            with the same envelope) as a fixed prior under the learned energy, so that
+            atoms pushed closer than the data ever had them are repelled.
     """
 
     species: list[str]
@@ -99,9 +103,12 @@ class AllegroConfig:
     avg_num_neighbors: float = 1.0
     per_species_energy_scales: list[float] | None = None
     per_species_energy_shifts: list[float] | None = None
+    zbl: bool = False
 
     def __post_init__(self):
         self.species = check_species(self.species)
+        if not isinstance(self.zbl, bool):
+            raise ValueError(f"zbl: must be true or false, got {self.zbl!r}")
         check_hidden_widths(self, "two_body_mlp_hidden", "latent_mlp_hidden", "readout_mlp_hidden")
         if not self.r_max > 0:
             raise ValueError(f"r_max: must be positive, got {self.r_max}")
@@ -283,6 +290,7 @@ class Allegro(LocalEnergyModel):
         self.readout_mlp = ScalarMLP(scalars, config.readout_mlp_hidden, 1)
         self.edge_sum_normalisation = (2.0 * config.avg_num_neighbors) ** -0.5
         self.scale_shift = PerSpeciesScaleShift(config.per_species_energy_scales, config.per_species_energy_shifts)
+        self.zbl = ZBLRepulsion(config.species, config.r_max, config.polynomial_cutoff_p) if config.zbl else None
         self.reference_path = False
 
     @property
@@ -347,7 +355,11 @@ class Allegro(LocalEnergyModel):
         edge_energy = self.readout_mlp(latent).squeeze(-1) * slots.mask
         atom_energy = edge_energy.sum(dim=1) * self.edge_sum_normalisation
         features = (latent * slots.mask.unsqueeze(-1)).sum(dim=1) * self.edge_sum_normalisation
-        return self.scale_shift(atom_energy, centre_species), features
+        atom_energy = self.scale_shift(atom_energy, centre_species)
+        if self.zbl is not None:
+            lengths = torch.linalg.vector_norm(vectors, dim=-1)
+            atom_energy = atom_energy + self.zbl(lengths, centre_species_per_slot, neighbour_species).sum(dim=1)
+        return atom_energy, features
 
     def _local_energies_on_edges(self, environments: LocalEnvironments) -> tuple[torch.Tensor, torch.Tensor]:
         """The plain evaluation on the edge list (scatter and gather by index), as a reference."""
@@ -366,4 +378,9 @@ class Allegro(LocalEnergyModel):
         atom_energy = torch.zeros(environments.num_centres, dtype=edge_energy.dtype, device=edge_energy.device)
         atom_energy = atom_energy.index_add(0, centre, edge_energy)
         features = latent.new_zeros((environments.num_centres, latent.shape[-1])).index_add(0, centre, latent)
-        return self.scale_shift(atom_energy, species), features * self.edge_sum_normalisation
+        atom_energy = self.scale_shift(atom_energy, species)
+        if self.zbl is not None:
+            lengths = torch.linalg.vector_norm(environments.edge_vectors, dim=-1)
+            repulsion = self.zbl(lengths, species[centre], environments.neighbour_species)
+            atom_energy = atom_energy.index_add(0, centre, repulsion)
+        return atom_energy, features * self.edge_sum_normalisation
