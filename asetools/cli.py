@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from .cli_analysis import add_analysis_commands
 from .cli_density import add_density_commands
+from .cli_dft_label import add_dft_label_command
 from .cli_lammps import add_lammps_commands
 from .cli_uncertainty import add_uncertainty_commands
 
@@ -207,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_uncertainty_commands(commands)
     add_lammps_commands(commands)
     add_density_commands(commands)
+    add_dft_label_command(commands)
     return parser
 
 

@@ -5,5 +5,6 @@ from .density_calc import DensityCalculator
 from .ensemble_calc import EnsembleCalc, ensemble_checkpoints
 from .mts_calc import MTSCalc
 from .potential_calc import PotentialCalc
+from .pyscf_calc import PySCFCalc
 
-__all__ = ["AllegroCalc", "DensityCalculator", "EnsembleCalc", "MTSCalc", "PotentialCalc", "ensemble_checkpoints"]
+__all__ = ["AllegroCalc", "DensityCalculator", "EnsembleCalc", "MTSCalc", "PotentialCalc", "PySCFCalc", "ensemble_checkpoints"]

@@ -25,6 +25,7 @@ import os
 import time
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 import numpy as np
@@ -41,22 +42,23 @@ __all__ = [
     "DFTDensity",
     "DFTDensityConfig",
     "DatasetConfig",
+    "SCFResult",
+    "SCFSettings",
     "dft_density",
     "generate_density_dataset",
     "g2_molecules",
     "rattled_copies",
+    "run_scf",
 ]
 
 
 @dataclasses.dataclass
-class DFTDensityConfig:
-    """How one density is computed.
+class SCFSettings:
+    """How one Kohn-Sham calculation is run (shared by the density generator and :class:`PySCFCalc`).
 
     Attributes:
         xc: exchange-correlation functional, as PySCF names it (``PBE``, ``B3LYP``, ``PBE0``, ...).
         basis: Gaussian basis set, as PySCF names it (``def2-SVP``, ``cc-pVDZ``, ...).
-        spacing: grid step along x, y and z, Å.
-        padding: box margin beyond the outermost atoms, Å.
         charge: total charge of every molecule, e.
         spin: number of unpaired electrons (2S). None takes the sum of the structure's initial
             magnetic moments when they are set (ASE's G2 radicals carry them), else 0 or 1 by the
@@ -64,33 +66,49 @@ class DFTDensityConfig:
         grid_level: PySCF's quadrature level for the exchange-correlation integrals (0-9).
         conv_tol: SCF convergence threshold on the energy, Hartree.
         max_cycle: SCF iterations before the second-order solver is tried.
-        chunk_points: grid points evaluated at a time (memory: chunk_points × basis functions × 8 B).
         threads: OpenMP threads for PySCF (None leaves PySCF's default).
         max_memory_mb: memory PySCF may use, MB.
     """
 
     xc: str = "PBE"
     basis: str = "def2-SVP"
-    spacing: float = 0.2
-    padding: float = 2.5
     charge: int = 0
     spin: int | None = None
     grid_level: int = 3
     conv_tol: float = 1e-9
     max_cycle: int = 100
-    chunk_points: int = 50_000
     threads: int | None = None
     max_memory_mb: int = 4000
 
     def __post_init__(self) -> None:
-        if not self.spacing > 0:
-            raise ValueError(f"spacing must be positive (Å), got {self.spacing}")
-        if self.padding < 0:
-            raise ValueError(f"padding must not be negative (Å), got {self.padding}")
         if self.spin is not None and self.spin < 0:
             raise ValueError(f"spin is the number of unpaired electrons and must be >= 0, got {self.spin}")
         if not 0 <= self.grid_level <= 9:
             raise ValueError(f"grid_level must be between 0 and 9, got {self.grid_level}")
+        if not self.conv_tol > 0:
+            raise ValueError(f"conv_tol must be positive (Hartree), got {self.conv_tol}")
+
+
+@dataclasses.dataclass
+class DFTDensityConfig(SCFSettings):
+    """How one density is computed: the SCF (:class:`SCFSettings`) and the grid.
+
+    Attributes:
+        spacing: grid step along x, y and z, Å.
+        padding: box margin beyond the outermost atoms, Å.
+        chunk_points: grid points evaluated at a time (memory: chunk_points × basis functions × 8 B).
+    """
+
+    spacing: float = 0.2
+    padding: float = 2.5
+    chunk_points: int = 50_000
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.spacing > 0:
+            raise ValueError(f"spacing must be positive (Å), got {self.spacing}")
+        if self.padding < 0:
+            raise ValueError(f"padding must not be negative (Å), got {self.padding}")
         if self.chunk_points < 1:
             raise ValueError(f"chunk_points must be at least 1, got {self.chunk_points}")
 
@@ -161,49 +179,83 @@ def dft_density(
         RuntimeError: the SCF did not converge, even with the second-order solver.
     """
     config = config or DFTDensityConfig()
-    _check_molecule(atoms)
-    gto = optional_import("pyscf.gto", extra="dft")
-    dft = optional_import("pyscf.dft", extra="dft")
-    lib = optional_import("pyscf.lib", extra="dft")
-    if config.threads is not None:
-        lib.num_threads(config.threads)
     started = time.perf_counter()
-    spin = _spin_of(atoms, config)
+    scf = run_scf(atoms, config, name=name)
+    mol = scf.solver.mol
     formula = atoms.get_chemical_formula()
-    mol = gto.M(
-        atom=[(int(z), tuple(float(x) for x in position)) for z, position in zip(atoms.numbers, atoms.positions)],
-        unit="Angstrom",
-        basis=config.basis,
-        charge=config.charge,
-        spin=spin,
-        verbose=0,
-        max_memory=config.max_memory_mb,
-    )
-    solver = dft.RKS(mol) if spin == 0 else dft.UKS(mol)
-    solver.xc = config.xc
-    solver.grids.level = config.grid_level
-    solver.conv_tol = config.conv_tol
-    solver.max_cycle = config.max_cycle
-    energy = solver.kernel()
-    if not solver.converged:
-        solver = solver.newton()
-        energy = solver.kernel(solver.make_rdm1())
-    if not solver.converged:
-        raise RuntimeError(
-            f"the SCF of {name or formula} ({config.xc}/{config.basis}, spin {spin}) did not converge in "
-            f"{config.max_cycle} iterations, nor with the second-order solver; check the geometry, "
-            "charge and spin, or raise max_cycle"
-        )
     if grid is None:
         grid = DensityGrid.around(atoms, spacing=config.spacing, padding=config.padding)
-    density = _density_on_points(mol, solver.make_rdm1(), grid, config.chunk_points)
+    density = _density_on_points(mol, scf.solver.make_rdm1(), grid, config.chunk_points)
     frame = DensityFrame(
         grid=grid.with_values(density.reshape(grid.shape)),
         name=name or formula,
         molecule=molecule or formula,
         n_electrons=float(mol.nelectron),
     )
-    return DFTDensity(frame=frame, energy=float(energy) * Hartree, spin=spin, seconds=time.perf_counter() - started)
+    return DFTDensity(frame=frame, energy=scf.energy, spin=scf.spin, seconds=time.perf_counter() - started)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SCFResult:
+    """A converged Kohn-Sham calculation.
+
+    Attributes:
+        solver: PySCF's converged mean-field object (``solver.mol`` is the molecule, in Bohr inside).
+        energy: total energy, eV.
+        spin: unpaired electrons used.
+    """
+
+    solver: Any
+    energy: float
+    spin: int
+
+
+def run_scf(atoms: Atoms, settings: SCFSettings, name: str | None = None) -> SCFResult:
+    """Converge restricted (closed shell) or unrestricted Kohn-Sham DFT for a molecule with PySCF.
+
+    Args:
+        atoms: the molecule (positions in Å). Periodic structures are refused.
+        settings: functional, basis, charge, spin and SCF controls.
+        name: what to call the molecule in messages (default: its formula).
+
+    Raises:
+        ImportError: PySCF is not installed (``pip install 'asetools[dft]'``).
+        ValueError: a periodic structure, non-finite positions, or a charge/spin the electrons
+            cannot have.
+        RuntimeError: the SCF did not converge, even with the second-order solver.
+    """
+    _check_molecule(atoms)
+    gto = optional_import("pyscf.gto", extra="dft")
+    dft = optional_import("pyscf.dft", extra="dft")
+    lib = optional_import("pyscf.lib", extra="dft")
+    if settings.threads is not None:
+        lib.num_threads(settings.threads)
+    spin = _spin_of(atoms, settings)
+    mol = gto.M(
+        atom=[(int(z), tuple(float(x) for x in position)) for z, position in zip(atoms.numbers, atoms.positions)],
+        unit="Angstrom",
+        basis=settings.basis,
+        charge=settings.charge,
+        spin=spin,
+        verbose=0,
+        max_memory=settings.max_memory_mb,
+    )
+    solver = dft.RKS(mol) if spin == 0 else dft.UKS(mol)
+    solver.xc = settings.xc
+    solver.grids.level = settings.grid_level
+    solver.conv_tol = settings.conv_tol
+    solver.max_cycle = settings.max_cycle
+    energy = solver.kernel()
+    if not solver.converged:
+        solver = solver.newton()
+        energy = solver.kernel(solver.make_rdm1())
+    if not solver.converged:
+        raise RuntimeError(
+            f"the SCF of {name or atoms.get_chemical_formula()} ({settings.xc}/{settings.basis}, spin {spin}) did "
+            f"not converge in {settings.max_cycle} iterations, nor with the second-order solver; check the "
+            "geometry, charge and spin, or raise max_cycle"
+        )
+    return SCFResult(solver=solver, energy=float(energy) * Hartree, spin=spin)
 
 
 def _check_molecule(atoms: Atoms) -> None:
@@ -219,7 +271,7 @@ def _check_molecule(atoms: Atoms) -> None:
         raise ValueError(f"{atoms.get_chemical_formula()} has NaN or infinite positions")
 
 
-def _spin_of(atoms: Atoms, config: DFTDensityConfig) -> int:
+def _spin_of(atoms: Atoms, config: SCFSettings) -> int:
     """Unpaired electrons: the configured value, the initial magnetic moments, or the parity."""
     electrons = int(atoms.numbers.sum()) - config.charge
     if electrons < 1:
