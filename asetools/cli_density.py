@@ -7,6 +7,8 @@ import argparse
 import time
 from pathlib import Path
 
+from .cli_dft_label import add_scf_arguments, scf_options
+
 __all__ = ["add_density_commands"]
 
 
@@ -63,10 +65,8 @@ def _dft_density(args: argparse.Namespace) -> int:
         output_directory=args.output_directory, structures=args.structures or None,
         g2_elements=args.g2_elements, rattled=args.rattled, rattle_std=args.rattle_std, seed=args.seed,
     ))
-    settings["dft"].update(_given(
-        xc=args.xc, basis=args.basis, spacing=args.spacing, padding=args.padding, charge=args.charge,
-        spin=args.spin, threads=args.threads,
-    ))
+    settings["dft"].update(scf_options(args))
+    settings["dft"].update(_given(spacing=args.spacing, padding=args.padding))
     run = from_dict(DatasetConfig, settings, context="dft-density options")
     molecules = _molecules_for(run, args.only)
     started = time.perf_counter()
@@ -149,11 +149,7 @@ def add_density_commands(commands: argparse._SubParsersAction) -> None:
     dft.add_argument("--rattled", type=int, help="rattled copies per molecule (default 2)")
     dft.add_argument("--rattle-std", type=float, help="displacement standard deviation in Å (default 0.04)")
     dft.add_argument("--seed", type=int, help="seed of the displacements (default 0)")
-    dft.add_argument("--xc", help="exchange-correlation functional (default PBE)")
-    dft.add_argument("--basis", help="basis set (default def2-SVP)")
+    add_scf_arguments(dft)
     dft.add_argument("--spacing", type=float, help="grid step in Å (default 0.2)")
     dft.add_argument("--padding", type=float, help="box margin in Å (default 2.5)")
-    dft.add_argument("--charge", type=int, help="total charge of every molecule (default 0)")
-    dft.add_argument("--spin", type=int, help="unpaired electrons (default: from magnetic moments or parity)")
-    dft.add_argument("--threads", type=int, help="OpenMP threads for PySCF")
     dft.set_defaults(handler=_dft_density)

@@ -25,8 +25,8 @@ import os
 import time
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from ase import Atoms

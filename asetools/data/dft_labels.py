@@ -24,7 +24,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from .._files import atomic_path
 from .._optional import progress_bar
-from .dft import SCFSettings
+from .dft import SCFSettings, _check_molecule
 
 __all__ = ["label_structures"]
 
@@ -76,11 +76,11 @@ def label_structures(
 
     settings = settings or SCFSettings()
     for index, atoms in enumerate(structures):
-        if atoms.pbc.any() or not np.all(np.isfinite(atoms.positions)):
-            raise ValueError(
-                f"structure {index} ({atoms.get_chemical_formula()}) is periodic or has non-finite positions; "
-                "DFT labelling takes isolated molecules with finite coordinates"
-            )
+        # Every structure is checked before the first (slow) calculation.
+        try:
+            _check_molecule(atoms)
+        except ValueError as error:
+            raise ValueError(f"structure {index}: {error}") from None
     output = Path(output)
     partial = output.with_name(output.name + ".partial")
     done = ase.io.read(partial, ":", format="extxyz") if partial.is_file() else []
