@@ -15,8 +15,11 @@ Systems (``--system``; see mts_systems.py):
 
 1. Training, equal budgets: the single model (the slow model's size) for
    ``--train-seconds``; each pair (one per ``--weights`` value of
-   ``mts.fast_force_weight``) for the same total, a quarter for stage 1 (the fast
-   model alone) and three quarters for stage 2 (both together).
+   ``mts.fast_force_weight``) for the same total: ``--fast-seconds`` (default a
+   quarter) for stage 1 (the fast model alone), the rest for stage 2 (both together).
+   ``--extra-train`` files (e.g. ``benchmarks/data/ethanol_active_round1.xyz``, frames
+   from active learning) join the system's training set for every model; use a separate
+   ``--work`` directory, since trained checkpoints there are reused.
 2. Step sweep: NVE runs of ``--sweep-ps`` from one equilibrated start. The single
    model at each of ``--timesteps``; each pair at each of ``--inner-steps`` (for Cu
    the single model's largest stable step) and each of ``--n-inner``, keeping the
@@ -36,16 +39,19 @@ run of this script. ``--train-only`` stops after step 1 (``mts_langevin.py`` use
 checkpoints). Defaults of the step and sweep options depend on the system.
 
 usage: python benchmarks/mts.py [--system cu|ethanol|acac] [--work runs/mts_benchmark]
-           [--fast-kind allegro|eam] [--train-seconds 400] [--weights 1 10] [--threads 2] ...
+           [--fast-kind allegro|eam] [--train-seconds 400] [--fast-seconds 100] [--weights 1 10]
+           [--extra-train FILE ...] [--threads 2] ...
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import torch
 from ase import Atoms
@@ -112,23 +118,30 @@ def training_section(seconds: float, seed: int) -> TrainingConfig:
 
 def train(
     files: DataFiles, directory: Path, seconds: float, seed: int, fast_r_max: float, weight: float | None,
-    fast_kind: str = "allegro",
+    fast_kind: str = "allegro", fast_seconds: float | None = None,
 ) -> Path:
-    """Train the single model (``weight`` None) or a pair; returns its best checkpoint (reused if present)."""
+    """Train the single model (``weight`` None) or a pair; returns its best checkpoint (reused if present).
+
+    A pair spends ``fast_seconds`` (default ``seconds / 4``) on stage 1 and the rest of
+    ``seconds`` on stage 2.
+    """
     best = directory / "best.pt"
     if best.is_file():
         print(f"reusing {best}", flush=True)
         return best
     mts = None
     stage2 = seconds
+    fast_seconds = seconds / 4 if fast_seconds is None else fast_seconds
     if weight is not None:
+        if not 0 < fast_seconds < seconds:
+            raise SystemExit(f"--fast-seconds must lie between 0 and --train-seconds ({seconds:g}), got {fast_seconds:g}")
         mts = MTSSection(
             fast_model=ModelSection(kind=fast_kind, options={"r_max": fast_r_max, **FAST_MODELS[fast_kind]}),
-            fast_training=training_section(seconds / 4, seed),
+            fast_training=training_section(fast_seconds, seed),
             fast_force_weight=weight,
             probe_steps=0,
         )
-        stage2 = 3 * seconds / 4
+        stage2 = seconds - fast_seconds
     config = TrainRunConfig(
         data=DataConfig(
             train_file=files.train,
@@ -144,6 +157,24 @@ def train(
     print(f"training {directory.name} ...", flush=True)
     train_from_config(config)
     return best
+
+
+def with_extra_training(files: DataFiles, extra: list[str], work: Path) -> DataFiles:
+    """``files`` with the frames of ``extra`` appended to its training file (written once under ``work/data``)."""
+    if not extra:
+        return files
+    missing = [name for name in extra if not Path(name).is_file()]
+    if missing:
+        raise SystemExit(f"--extra-train: no such file(s) {missing}")
+    combined = work / "data" / f"train_plus_{'_'.join(Path(name).stem for name in extra)}.xyz"
+    if not combined.is_file():
+        combined.parent.mkdir(parents=True, exist_ok=True)
+        frames = ase.io.read(files.train, ":") + [atoms for name in extra for atoms in ase.io.read(name, ":")]
+        partial = combined.with_name(combined.name + ".partial")
+        ase.io.write(partial, frames, format="extxyz")
+        partial.replace(combined)
+        print(f"training set: {len(frames)} frames in {combined}", flush=True)
+    return dataclasses.replace(files, train=str(combined))
 
 
 def test_errors(checkpoint: Path, test_file: str) -> dict[str, float]:
@@ -166,6 +197,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--system", choices=sorted(SYSTEMS), default="cu")
     parser.add_argument("--work", default="runs/mts_benchmark")
     parser.add_argument("--train-seconds", type=float, default=400.0)
+    parser.add_argument("--fast-seconds", type=float, help="stage 1 of each pair, s (a quarter of --train-seconds)")
+    parser.add_argument("--extra-train", nargs="+", default=[], metavar="FILE", help="extxyz frames added to training")
     parser.add_argument("--weights", type=float, nargs="+", help="cu 0.1 1 10, molecules 1 10")
     parser.add_argument("--fast-kind", choices=sorted(FAST_MODELS), default="allegro", help="the fast model")
     parser.add_argument("--fast-r-max", type=float, help="Å (cu 3.5, molecules 3.0)")
@@ -301,12 +334,13 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(f"{platform.machine()}, torch {torch.__version__}, {args.threads} threads, system {args.system}", flush=True)
 
-    files = system.data(work, args.seed)
+    files = with_extra_training(system.data(work, args.seed), args.extra_train, work)
     checkpoints = {"single": train(files, work / "single", args.train_seconds, args.seed, args.fast_r_max, None)}
     for weight in args.weights:
         name = f"pair_w{weight:g}" if args.fast_kind == "allegro" else f"{args.fast_kind}_pair_w{weight:g}"
         checkpoints[name] = train(
-            files, work / name, args.train_seconds, args.seed, args.fast_r_max, weight, args.fast_kind
+            files, work / name, args.train_seconds, args.seed, args.fast_r_max, weight, args.fast_kind,
+            args.fast_seconds,
         )
     if args.train_only:
         print(f"trained: {', '.join(str(path) for path in checkpoints.values())}")
