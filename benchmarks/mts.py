@@ -51,7 +51,6 @@ import json
 import platform
 from pathlib import Path
 
-import ase.io
 import numpy as np
 import torch
 from ase import Atoms
@@ -73,7 +72,7 @@ from asetools.training.config import (
 from asetools.training.evaluate import evaluate_model
 from asetools.training.run import train_from_config
 from mts_md import common_record_interval, nve, record_interval
-from mts_systems import SYSTEMS, DataFiles
+from mts_systems import SYSTEMS, DataFiles, concatenated_frames
 from timing import force_call_seconds
 
 SLOW_OPTIONS = {
@@ -118,11 +117,11 @@ def training_section(seconds: float, seed: int) -> TrainingConfig:
 
 def train(
     files: DataFiles, directory: Path, seconds: float, seed: int, fast_r_max: float, weight: float | None,
-    fast_kind: str = "allegro", fast_seconds: float | None = None,
+    fast_kind: str, fast_seconds: float,
 ) -> Path:
     """Train the single model (``weight`` None) or a pair; returns its best checkpoint (reused if present).
 
-    A pair spends ``fast_seconds`` (default ``seconds / 4``) on stage 1 and the rest of
+    A pair spends ``fast_seconds`` (between 0 and ``seconds``) on stage 1 and the rest of
     ``seconds`` on stage 2.
     """
     best = directory / "best.pt"
@@ -131,10 +130,7 @@ def train(
         return best
     mts = None
     stage2 = seconds
-    fast_seconds = seconds / 4 if fast_seconds is None else fast_seconds
     if weight is not None:
-        if not 0 < fast_seconds < seconds:
-            raise SystemExit(f"--fast-seconds must lie between 0 and --train-seconds ({seconds:g}), got {fast_seconds:g}")
         mts = MTSSection(
             fast_model=ModelSection(kind=fast_kind, options={"r_max": fast_r_max, **FAST_MODELS[fast_kind]}),
             fast_training=training_section(fast_seconds, seed),
@@ -167,14 +163,7 @@ def with_extra_training(files: DataFiles, extra: list[str], work: Path) -> DataF
     if missing:
         raise SystemExit(f"--extra-train: no such file(s) {missing}")
     combined = work / "data" / f"train_plus_{'_'.join(Path(name).stem for name in extra)}.xyz"
-    if not combined.is_file():
-        combined.parent.mkdir(parents=True, exist_ok=True)
-        frames = ase.io.read(files.train, ":") + [atoms for name in extra for atoms in ase.io.read(name, ":")]
-        partial = combined.with_name(combined.name + ".partial")
-        ase.io.write(partial, frames, format="extxyz")
-        partial.replace(combined)
-        print(f"training set: {len(frames)} frames in {combined}", flush=True)
-    return dataclasses.replace(files, train=str(combined))
+    return dataclasses.replace(files, train=concatenated_frames(combined, [files.train, *extra]))
 
 
 def test_errors(checkpoint: Path, test_file: str) -> dict[str, float]:
@@ -216,6 +205,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-only", action="store_true", help="stop after training (e.g. for mts_langevin.py)")
     args = parser.parse_args()
+    if args.fast_seconds is None:
+        args.fast_seconds = args.train_seconds / 4
+    if not 0 < args.fast_seconds < args.train_seconds:
+        parser.error(f"--fast-seconds must lie between 0 and --train-seconds ({args.train_seconds:g}), got {args.fast_seconds:g}")
     for option, value in SYSTEMS[args.system].defaults.items():
         if getattr(args, option) is None:
             setattr(args, option, value)
@@ -335,7 +328,12 @@ def main() -> None:
     print(f"{platform.machine()}, torch {torch.__version__}, {args.threads} threads, system {args.system}", flush=True)
 
     files = with_extra_training(system.data(work, args.seed), args.extra_train, work)
-    checkpoints = {"single": train(files, work / "single", args.train_seconds, args.seed, args.fast_r_max, None)}
+    checkpoints = {
+        "single": train(
+            files, work / "single", args.train_seconds, args.seed, args.fast_r_max, None, args.fast_kind,
+            args.fast_seconds,
+        )
+    }
     for weight in args.weights:
         name = f"pair_w{weight:g}" if args.fast_kind == "allegro" else f"{args.fast_kind}_pair_w{weight:g}"
         checkpoints[name] = train(

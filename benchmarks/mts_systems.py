@@ -27,6 +27,7 @@ from ase.md.velocitydistribution import thermalize_momenta
 from ase.neighborlist import neighbor_list
 from scipy.spatial.transform import Rotation
 
+from asetools._files import atomic_path
 from asetools.analysis import Topology, diffusivity, internal_coordinates, msd, rdf
 from asetools.data import emt_liquid_copper, emt_liquid_copper_dataset
 from mts_md import Run
@@ -43,6 +44,17 @@ class DataFiles:
     test: str
     validation: str | None = None
     isolated_atoms: str | None = None
+
+
+def concatenated_frames(target: Path, sources: list[str | Path]) -> str:
+    """Write every frame of ``sources`` to the extxyz file ``target`` (atomically, once) and return its path."""
+    if not target.is_file():
+        frames = [atoms for source in sources for atoms in ase.io.read(source, ":")]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as temporary:
+            ase.io.write(temporary, frames, format="extxyz")
+        print(f"training set: {len(frames)} frames in {target}", flush=True)
+    return str(target)
 
 
 def rms_difference(a: np.ndarray, a_error: np.ndarray, b: np.ndarray, b_error: np.ndarray) -> tuple[float, float]:
@@ -238,10 +250,7 @@ class Molecules:
             raise SystemExit(f"the {self.name} benchmark needs the BOTNet data in {BOTNET}; missing {missing}")
         train = str(BOTNET / self.train[0])
         if len(self.train) > 1:
-            train = str(work / "data" / "train.xyz")
-            if not Path(train).is_file():
-                (work / "data").mkdir(parents=True, exist_ok=True)
-                ase.io.write(train, [atoms for name in self.train for atoms in ase.io.read(BOTNET / name, ":")])
+            train = concatenated_frames(work / "data" / "train.xyz", [BOTNET / name for name in self.train])
         return DataFiles(train=train, test=str(BOTNET / self.test), isolated_atoms=str(BOTNET / self.isolated_atoms))
 
     def start(self, seed: int) -> Atoms:
