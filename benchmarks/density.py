@@ -32,6 +32,7 @@ from asetools.training.density import (
     evaluate_density_model,
     fit_baseline,
     train_density_model,
+    training_only_frames,
 )
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "density_g2"
@@ -123,6 +124,8 @@ def main() -> None:
     parser.add_argument("--points-per-frame", type=int, default=4096)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--extra-training", nargs="*", default=[], metavar="DATASET",
+                        help="datasets whose frames only join the training part (see density_molecules.py)")
     parser.add_argument("--output", default="runs/density_benchmark")
     parser.add_argument("--figure", default=str(Path(__file__).parent / "figures" / "density_slice.png"))
     args = parser.parse_args()
@@ -139,7 +142,7 @@ def main() -> None:
     results = {}
     for size, budget in zip(sizes, minutes):
         run = DensityRunConfig(
-            data=DensityDataConfig(dataset=args.data, split=[0.8, 0.1, 0.1], split_seed=0),
+            data=DensityDataConfig(dataset=args.data, split=[0.8, 0.1, 0.1], split_seed=0, extra_training=args.extra_training),
             model=dict(SIZES[size]),
             training=DensityFitConfig(
                 epochs=args.epochs, points_per_frame=args.points_per_frame, max_seconds=60 * budget, schedule="time",
@@ -151,7 +154,7 @@ def main() -> None:
         model, metrics = train_density_model(run, log=lambda message: print(f"  [{size}] {message}", flush=True))
         seconds = time.perf_counter() - started
         baseline = DensityModel(model.config)
-        fit_baseline(baseline, train)
+        fit_baseline(baseline, train + training_only_frames(args.extra_training, held_out=validation + test))
         with torch.no_grad():
             baseline.output_scale.zero_()
         anchor = evaluate_density_model(baseline, test)

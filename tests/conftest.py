@@ -148,9 +148,9 @@ def density_teacher(seed: int = 0, network: bool = True) -> DensityModel:
     return teacher
 
 
-def teacher_density_frames(teacher: DensityModel, copies: int = 2) -> list[DensityFrame]:
+def teacher_density_frames(teacher: DensityModel, copies: int = 2, molecules: list[str] = MOLECULES) -> list[DensityFrame]:
     frames = []
-    for name in MOLECULES:
+    for name in molecules:
         for copy in range(copies):
             atoms = molecule(name)
             atoms.rattle(0.05, seed=copy + 1)

@@ -19,6 +19,7 @@ import math
 import os
 import time
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -54,6 +55,10 @@ class DensityDataConfig:
             stay together).
         split_seed: seed of the split.
         max_train_frames: cap on training frames (None: all).
+        extra_training: more datasets (same forms as ``dataset``) whose frames all join the
+            training part and never the validation or test parts. A frame whose chemical formula
+            matches a validation or test frame is refused, so no held-out molecule (or isomer of
+            one) is trained on.
     """
 
     dataset: str
@@ -61,6 +66,7 @@ class DensityDataConfig:
     split: list[float] = dataclasses.field(default_factory=lambda: [0.8, 0.1, 0.1])
     split_seed: int = 0
     max_train_frames: int | None = None
+    extra_training: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -345,6 +351,28 @@ def _learning_rate(config: DensityFitConfig, step: int, total_steps: int, second
     return config.min_learning_rate + 0.5 * (config.learning_rate - config.min_learning_rate) * (1 + math.cos(math.pi * progress))
 
 
+def training_only_frames(datasets: Sequence[str], held_out: Sequence[DensityFrame]) -> list[DensityFrame]:
+    """The frames of ``datasets``, checked to share no chemical formula with ``held_out``.
+
+    Raises:
+        ValueError: naming the frames whose formula is that of a held-out molecule.
+    """
+    held_out_formulas = {frame.atoms.get_chemical_formula(mode="hill"): frame.molecule for frame in held_out}
+    frames = [frame for dataset in datasets for frame in read_density_dataset(dataset)]
+    clashes = sorted(
+        f"{frame.name} ({frame.atoms.get_chemical_formula(mode='hill')}, like {held_out_formulas[formula]})"
+        for frame in frames
+        if (formula := frame.atoms.get_chemical_formula(mode="hill")) in held_out_formulas
+    )
+    if clashes:
+        raise ValueError(
+            "data.extra_training holds molecules with the formula of a validation or test molecule: "
+            + ", ".join(clashes[:10]) + (" ..." if len(clashes) > 10 else "")
+            + "; remove them from the extra datasets so the held-out error stays honest"
+        )
+    return frames
+
+
 def _build_model(run: DensityRunConfig, frames: list[DensityFrame]) -> DensityModel:
     options = dict(run.model)
     if not options.get("species"):
@@ -367,6 +395,8 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
     train, validation, test = split_by_molecule(frames, tuple(run.data.split), seed=run.data.split_seed)
     if run.data.max_train_frames is not None:
         train = train[: run.data.max_train_frames]
+    extra = training_only_frames(run.data.extra_training, held_out=validation + test)
+    train, frames = train + extra, frames + extra
     if not validation:
         raise ValueError("the split leaves no validation molecules; give data.split a validation fraction")
     dtype = torch.float64 if fit.dtype == "float64" else torch.float32

@@ -229,3 +229,27 @@ def test_baseline_has_a_physical_nuclear_cusp():
     np.testing.assert_allclose(cusp, reference, rtol=0.2)
     # without the cusp equations the tight orbitals are free and the nucleus is far off
     assert np.abs(predictions[0.0] / reference - 1).max() > 0.5
+
+
+def test_extra_training_data_joins_only_the_training_part(tmp_path, dataset, density_helpers):
+    teacher = density_helpers.teacher()
+    (tmp_path / "extra").mkdir()
+    extra = density_helpers.write(
+        density_helpers.frames(teacher, copies=1, molecules=["C2H6", "CH3CHO", "HCOOH"]), tmp_path / "extra"
+    )
+    plain = _run(tmp_path, dataset, epochs=1, directory="plain")
+    messages_plain, messages_extra = [], []
+    train_density_model(plain, log=messages_plain.append)
+    with_extra = _run(tmp_path, dataset, epochs=1, directory="extra_run")
+    with_extra.data.extra_training = [str(extra)]
+    train_density_model(with_extra, log=messages_extra.append)
+    counts_plain = [int(word) for word in messages_plain[0].replace(",", "").split() if word.isdigit()][:3]
+    counts_extra = [int(word) for word in messages_extra[0].replace(",", "").split() if word.isdigit()][:3]
+    assert counts_extra == [counts_plain[0] + 3, counts_plain[1], counts_plain[2]]
+
+
+def test_extra_training_data_may_not_hold_a_held_out_formula(tmp_path, dataset):
+    run = _run(tmp_path, dataset, epochs=1)
+    run.data.extra_training = [str(dataset)]  # every held-out molecule is in it
+    with pytest.raises(ValueError, match="formula of a validation or test molecule"):
+        train_density_model(run, log=lambda m: None)
