@@ -139,6 +139,7 @@ def main() -> None:
     print(f"{len(train)} training / {len(validation)} validation / {len(test)} test frames "
           f"({len({f.molecule for f in test})} held-out molecules: {', '.join(sorted({f.molecule for f in test}))})")
     largest = max(test, key=lambda f: len(f.atoms))
+    extra = training_only_frames(args.extra_training, held_out=validation + test)  # for the baseline anchor
     results = {}
     for size, budget in zip(sizes, minutes):
         run = DensityRunConfig(
@@ -154,7 +155,7 @@ def main() -> None:
         model, metrics = train_density_model(run, log=lambda message: print(f"  [{size}] {message}", flush=True))
         seconds = time.perf_counter() - started
         baseline = DensityModel(model.config)
-        fit_baseline(baseline, train + training_only_frames(args.extra_training, held_out=validation + test))
+        fit_baseline(baseline, train + extra)
         with torch.no_grad():
             baseline.output_scale.zero_()
         anchor = evaluate_density_model(baseline, test)

@@ -18,8 +18,8 @@ import json
 import math
 import os
 import time
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -360,7 +360,7 @@ def training_only_frames(datasets: Sequence[str], held_out: Sequence[DensityFram
     held_out_formulas = {frame.atoms.get_chemical_formula(mode="hill"): frame.molecule for frame in held_out}
     frames = [frame for dataset in datasets for frame in read_density_dataset(dataset)]
     clashes = sorted(
-        f"{frame.name} ({frame.atoms.get_chemical_formula(mode='hill')}, like {held_out_formulas[formula]})"
+        f"{frame.name} ({formula}, like {held_out_formulas[formula]})"
         for frame in frames
         if (formula := frame.atoms.get_chemical_formula(mode="hill")) in held_out_formulas
     )
