@@ -9,6 +9,12 @@ then an MMFF94 relaxation), for ``asetools dft-density`` to label:
     asetools dft-density benchmarks/data/density_extra_molecules.xyz -o runs/density_extra --rattled 2
     python benchmarks/density.py --extra-training runs/density_extra
 
+A second set, ``--set open-shell``, holds radicals (doublets: ``asetools dft-density`` picks the
+spin from the parity of the electron count) and molecules rich in O-O, N-O and C#N bonds, the
+bonding the two worst held-out molecules (the CN radical and ozone) share with nothing in the
+first set. It is written to benchmarks/data/density_extra_open_shell.xyz and labelled the same
+way into its own directory, so the first set's labels stay valid.
+
 No molecule of ASE's G2 collection may enter: some G2 molecules are held back from the shared
 set for independent evaluation, and the benchmark's own test molecules are G2 molecules too. A
 candidate is dropped when its chemical formula equals the formula of any G2 molecule, which also
@@ -27,7 +33,7 @@ from ase import Atoms
 from ase.collections import g2
 from ase.io import write
 
-OUTPUT = Path(__file__).parent / "data" / "density_extra_molecules.xyz"
+DATA = Path(__file__).parent / "data"
 
 # name -> SMILES. Chosen for the bond types the held-out molecules need (O-O, N-O, C#N, C=O,
 # C-F, O-H, N-H) and kept to at most 12 atoms, the size range of the G2 set.
@@ -69,6 +75,33 @@ CANDIDATES = {
     "methylcyclopropane": "CC1CC1", "propyne-1-methyl-allene": "CC=C=C", "cyclopropene-3-methyl": "CC1C=C1",
 }
 
+# Radicals (one unpaired electron each, except singlet CF2) and closed-shell molecules with
+# O-O chains, N-O bonds, C#N groups or ozone-like zwitterions (Criegee intermediate, nitrile oxide).
+OPEN_SHELL_CANDIDATES = {
+    # radicals
+    "cyanomethyl": "[CH2]C#N", "hydroperoxyl": "[O]O", "methylperoxyl": "CO[O]", "nitrate-radical": "[O][N+](=O)[O-]",
+    "cyanato-radical": "[O]C#N", "tricarbon-nitride": "[C]#CC#N", "aminoxyl": "N[O]", "dimethylnitroxide": "CN(C)[O]",
+    "fluoromethyl": "[CH2]F", "trifluoromethyl": "F[C](F)F", "fluoroformyl": "F[C]=O", "difluoroamino": "F[N]F",
+    "fluorine-monoxide": "[O]F", "fluoroperoxyl": "FO[O]", "hydrotrioxyl": "OO[O]", "formyloxyl": "[O]C=O",
+    "hydroxycarbonyl": "O=[C]O", "acetylperoxyl": "CC(=O)O[O]", "hydrazinyl": "[NH]N", "propargyl": "C#C[CH2]",
+    "allyl": "C=C[CH2]", "propoxyl": "CCC[O]", "glyoxalyl": "O=C[C]=O", "difluorocarbene": "F[C]F",
+    "trifluoromethylperoxyl": "FC(F)(F)O[O]", "trifluoromethoxyl": "FC(F)(F)[O]", "formylperoxyl": "O=CO[O]",
+    # closed shell: O-O chains, N-O and N-N oxides, nitriles
+    "trioxidane": "OOO", "tetraoxidane": "OOOO", "methyl-hydrotrioxide": "COOO", "hydroperoxy-fluoride": "OOF",
+    "peracetic-acid": "CC(=O)OO", "dimethyldioxirane": "CC1(C)OO1", "acetone-oxide": "CC(C)=[O+][O-]",
+    "dinitrogen-trioxide": "O=N[N+](=O)[O-]", "dinitrogen-tetroxide": "[O-][N+](=O)[N+]([O-])=O",
+    "dinitrogen-pentoxide": "[O-][N+](=O)O[N+]([O-])=O", "peroxynitrous-acid": "O=NOO", "difluorodiazene": "FN=NF",
+    "hyponitrous-acid": "ON=NO", "fluorine-nitrate": "FO[N+](=O)[O-]", "acetonitrile-oxide": "CC#[N+][O-]",
+    "fulminic-acid": "C#[N+][O-]", "nitrosyl-cyanide": "O=NC#N", "cyanoacetylene": "C#CC#N",
+    "dicyanoacetylene": "N#CC#CC#N", "methyl-cyanate": "COC#N", "carbonyl-cyanide": "N#CC(=O)C#N",
+    "cyanoformic-acid": "N#CC(=O)O", "cyanoformamide": "NC(=O)C#N",
+}
+
+SETS = {
+    "closed-shell": (CANDIDATES, DATA / "density_extra_molecules.xyz"),
+    "open-shell": (OPEN_SHELL_CANDIDATES, DATA / "density_extra_open_shell.xyz"),
+}
+
 
 def g2_formulas() -> set[str]:
     """Hill formulas of every molecule in ASE's G2 collection (all elements)."""
@@ -76,7 +109,12 @@ def g2_formulas() -> set[str]:
 
 
 def embed(smiles: str, seed: int) -> Atoms:
-    """One MMFF94-relaxed conformer of ``smiles``, hydrogens explicit, positions in Å."""
+    """One relaxed conformer of ``smiles``, hydrogens explicit, positions in Å.
+
+    MMFF94 relaxes closed-shell molecules; radicals, which MMFF94 types as if the missing bond
+    were there, and anything MMFF94 lacks parameters for are relaxed with UFF instead.
+    """
+    from rdkit.Chem import Descriptors
     from rdkit import Chem
     from rdkit.Chem import AllChem
 
@@ -85,7 +123,7 @@ def embed(smiles: str, seed: int) -> Atoms:
     parameters.randomSeed = seed
     if AllChem.EmbedMolecule(molecule, parameters) != 0:
         raise RuntimeError(f"RDKit could not embed {smiles}")
-    if AllChem.MMFFHasAllMoleculeParams(molecule):
+    if Descriptors.NumRadicalElectrons(molecule) == 0 and AllChem.MMFFHasAllMoleculeParams(molecule):
         AllChem.MMFFOptimizeMolecule(molecule, maxIters=2000)
     else:
         AllChem.UFFOptimizeMolecule(molecule, maxIters=2000)
@@ -98,14 +136,17 @@ def embed(smiles: str, seed: int) -> Atoms:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--output", default=str(OUTPUT))
+    parser.add_argument("--set", choices=sorted(SETS), default="closed-shell", help="which candidate list to build")
+    parser.add_argument("--output", default=None, help="extxyz file to write (default: the set's file under benchmarks/data)")
     parser.add_argument("--max-atoms", type=int, default=12)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    candidates, default_output = SETS[args.set]
+    output = Path(args.output) if args.output else default_output
 
     excluded = g2_formulas()
     kept, dropped = [], []
-    for name, smiles in CANDIDATES.items():
+    for name, smiles in candidates.items():
         atoms = embed(smiles, args.seed)
         formula = atoms.get_chemical_formula(mode="hill")
         if formula in excluded or len(atoms) > args.max_atoms or not set(atoms.symbols) <= set("HCNOF"):
@@ -119,8 +160,8 @@ def main() -> None:
         kept.append(atoms)
     formulas = [a.get_chemical_formula(mode="hill") for a in kept]
     duplicates = {f for f in formulas if formulas.count(f) > 1}
-    write(args.output, kept, format="extxyz")
-    print(f"kept {len(kept)} molecules ({sum(len(a) for a in kept)} atoms) in {args.output}")
+    write(output, kept, format="extxyz")
+    print(f"kept {len(kept)} molecules ({sum(len(a) for a in kept)} atoms) in {output}")
     print(f"dropped {len(dropped)} (a G2 formula, too large or another element): {', '.join(dropped)}")
     if duplicates:
         print(f"isomers kept together: {', '.join(sorted(duplicates))}")
