@@ -114,9 +114,8 @@ def embed(smiles: str, seed: int) -> Atoms:
     MMFF94 relaxes closed-shell molecules; radicals, which MMFF94 types as if the missing bond
     were there, and anything MMFF94 lacks parameters for are relaxed with UFF instead.
     """
-    from rdkit.Chem import Descriptors
     from rdkit import Chem
-    from rdkit.Chem import AllChem
+    from rdkit.Chem import AllChem, Descriptors
 
     molecule = Chem.AddHs(Chem.MolFromSmiles(smiles))
     parameters = AllChem.ETKDGv3()
@@ -145,20 +144,19 @@ def main() -> None:
     output = Path(args.output) if args.output else default_output
 
     excluded = g2_formulas()
-    kept, dropped = [], []
+    kept, formulas, dropped = [], [], []
     for name, smiles in candidates.items():
         atoms = embed(smiles, args.seed)
         formula = atoms.get_chemical_formula(mode="hill")
         if formula in excluded or len(atoms) > args.max_atoms or not set(atoms.symbols) <= set("HCNOF"):
             dropped.append(f"{name} ({formula})")
             continue
-        if any(np.linalg.norm(atoms.positions[i] - atoms.positions[j]) < 0.7
-               for i in range(len(atoms)) for j in range(i)):
+        if len(atoms) > 1 and atoms.get_all_distances()[np.triu_indices(len(atoms), k=1)].min() < 0.7:
             raise RuntimeError(f"{name}: atoms closer than 0.7 Å after relaxation")
         atoms.info["name"] = name
         atoms.info["smiles"] = smiles
         kept.append(atoms)
-    formulas = [a.get_chemical_formula(mode="hill") for a in kept]
+        formulas.append(formula)
     duplicates = {f for f in formulas if formulas.count(f) > 1}
     write(output, kept, format="extxyz")
     print(f"kept {len(kept)} molecules ({sum(len(a) for a in kept)} atoms) in {output}")
