@@ -295,7 +295,7 @@ def production(system, start: Atoms, runs: dict, args: argparse.Namespace, repor
     for name, (calc, step, n_inner) in runs.items():
         run = nve(
             start, calc, step, n_inner, record_fs, args.production_ps,
-            equilibrate=(args.equilibrate_ps, system.temperature_K), before_nve=system.before_nve, seed=args.seed,
+            equilibrate=(args.equilibrate_ps, system.temperature_K), before_nve=system.remove_drift, seed=args.seed,
         )  # fmt: skip
         if run.exploded:
             raise SystemExit(f"the {name} production run exploded at a step that passed the sweep; lower the step")

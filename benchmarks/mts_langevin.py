@@ -19,6 +19,9 @@ the run's outer step).
   trained pair) at each inner step of ``--inner-steps`` and each of ``--n-inner``.
 - Integrators: BAOAB (ASE's ``LangevinBAOAB``) for the reference and the single model,
   BAOAB-RESPA (``MTSLangevin``) for the pairs.
+- Molecules: each molecule's centre-of-mass momentum is removed after every step
+  (the noise would make them diffuse into each other's cutoff); temperatures count
+  the internal degrees of freedom only.
 - A setting is accepted when it did not blow up and every observable agrees with the
   reference within ``--max-sigma`` combined standard errors: the mean kinetic
   temperature (errors from ``--blocks`` blocks of time), and the RDF and
@@ -133,13 +136,15 @@ def main() -> None:
         atoms = start.copy()
         outer = step * (n_inner or 1)
         dynamics = integrator(atoms, calc, step, n_inner, system.temperature_K, args.seed, friction_per_fs=args.friction)
+        dynamics.attach(system.remove_drift, 1, atoms)
         dynamics.run(round(args.equilibrate_ps * 1000.0 / outer))
         run = md_run(atoms, dynamics, record_interval(outer, args.record_fs), args.production_ps, outer, 1000.0)
         row = {"model": name, "inner_fs": step, "n_inner": n_inner, "outer_fs": outer,
                "seconds_per_ps": run.seconds_per_ps, "exploded": run.exploded}  # fmt: skip
         if not run.exploded:
             result = system.observables(run, start.cell.array, args.blocks)
-            row["temperature_K"], row["temperature_error_K"] = block_mean(run.temperatures, args.blocks)
+            temperatures = run.temperatures * system.temperature_factor(len(atoms))
+            row["temperature_K"], row["temperature_error_K"] = block_mean(temperatures, args.blocks)
             # Potential energy per atom (meV): ASE's temperature counts 3N degrees of freedom.
             potential = 1e3 * (run.energies - 1.5 * units.kB * run.temperatures)
             row["potential_meV"], row["potential_error_meV"] = block_mean(potential, args.blocks)
