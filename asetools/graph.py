@@ -18,6 +18,7 @@ import torch
 from ase import Atoms
 from ase.data import atomic_numbers, chemical_symbols
 from matscipy.neighbours import neighbour_list
+from scipy.spatial import cKDTree
 
 __all__ = ["AtomicGraph", "batch_graphs", "build_graph", "species_index_table", "MIN_DISTANCE"]
 
@@ -275,6 +276,8 @@ def _neighbours(
     """Directed pairs ``(i, j, S, d)`` with ``d = |r_j - r_i + S @ cell| < cutoff`` (integer ``i, j, S``)."""
     if len(pos) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 3), np.int64), np.zeros(0)
+    if not pbc.any() and _cell_list_bins(pos, cutoff) > _MAX_BINS_PER_ATOM * len(pos):
+        return _sparse_neighbours(pos, cutoff)
     search_cell, origin = _search_box(pos, cell, pbc)
     i, j, shifts, distances = neighbour_list(
         "ijSd",
@@ -286,6 +289,30 @@ def _neighbours(
         cell_origin=origin,
     )
     return i, j, shifts, distances
+
+
+#: A cell-list search bins the atoms' bounding box into cubes of the cutoff's size; past
+#: this many bins per atom (a fragment or an atom that flew far away from a molecule in
+#: vacuum) its time and memory grow with the box's volume, and a k-d tree is used instead.
+_MAX_BINS_PER_ATOM = 8
+
+
+def _cell_list_bins(pos: np.ndarray, cutoff: float) -> float:
+    """Bins a cell-list search of the bounding box of ``pos`` [N, 3] (Å) would use at ``cutoff``."""
+    extent = pos.max(axis=0) - pos.min(axis=0)
+    return float(np.prod(np.floor(extent / cutoff) + 1.0))
+
+
+def _sparse_neighbours(pos: np.ndarray, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Directed pairs of a non-periodic system from a k-d tree: time and memory grow with N, not with the box."""
+    pairs = cKDTree(pos).query_pairs(cutoff, output_type="ndarray").astype(np.int64)
+    i = np.concatenate([pairs[:, 0], pairs[:, 1]])
+    j = np.concatenate([pairs[:, 1], pairs[:, 0]])
+    order = np.lexsort((j, i))
+    i, j = i[order], j[order]
+    distances = np.linalg.norm(pos[j] - pos[i], axis=1)
+    keep = distances < cutoff
+    return i[keep], j[keep], np.zeros((int(keep.sum()), 3), np.int64), distances[keep]
 
 
 def _search_box(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

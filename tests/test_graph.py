@@ -83,6 +83,19 @@ def test_molecule_without_cell_and_isolated_atom():
     assert lone.num_edges == 0 and lone.num_atoms == 1
 
 
+def test_fragment_far_away_in_vacuum_matches_all_pairs():
+    # An H2 fragment 1.7e5 Å away along the diagonal: the bounding box is too large for a
+    # cell-list search, so the graph comes from the k-d tree; it must hold every pair.
+    atoms = molecule("CH3CH2OH")
+    atoms += Atoms("H2", positions=[[1e5, 1e5, 1e5], [1e5 + 0.74, 1e5, 1e5]])
+    graph = build_graph(atoms, 3.0, ["C", "H", "O"])
+    distances = atoms.get_all_distances()
+    i, j = np.nonzero((distances < 3.0) & ~np.eye(len(atoms), dtype=bool))
+    assert edge_set(*graph.edge_index.numpy(), graph.edge_shift.numpy()) == edge_set(i, j, np.zeros((len(i), 3)))
+    np.testing.assert_allclose(graph.edge_vectors().norm(dim=1).numpy(), distances[i, j], rtol=1e-12)
+    assert graph.edge_index[0].tolist() == sorted(graph.edge_index[0].tolist())
+
+
 def test_batch_mixing_every_kind_of_structure():
     frames = [
         random_triclinic(7),
