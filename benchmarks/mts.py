@@ -230,7 +230,7 @@ def sweep_single(start: Atoms, calc, args: argparse.Namespace, entry: dict) -> f
     """NVE at each of ``args.timesteps``; returns the largest stable one (fs)."""
     entry["sweep"] = []
     for step in args.timesteps:
-        run = nve(start, calc, step, None, record_interval(step, args.record_fs), args.sweep_ps)
+        run = nve(start, calc, step, None, record_interval(step, args.record_fs), args.sweep_ps, intact=system.intact)
         entry["sweep"].append(sweep_entry(run, args, step_fs=step))
         print(sweep_line(f"single {step:g} fs", entry["sweep"][-1]), flush=True)
     stable = [item["step_fs"] for item in entry["sweep"] if item["stable"]]
@@ -254,7 +254,7 @@ def sweep_pair(
     for inner_fs in inner_steps:
         for n_inner in args.n_inner:
             outer = n_inner * inner_fs
-            run = nve(start, calc, inner_fs, n_inner, record_interval(outer, args.record_fs), args.sweep_ps)
+            run = nve(start, calc, inner_fs, n_inner, record_interval(outer, args.record_fs), args.sweep_ps, intact=system.intact)
             entry["sweep"].append(sweep_entry(run, args, inner_fs=inner_fs, n_inner=n_inner))
             print(sweep_line(f"{name} {inner_fs:g} fs x {n_inner} = {outer:g} fs", entry["sweep"][-1]), flush=True)
 
@@ -296,6 +296,7 @@ def production(system, start: Atoms, runs: dict, args: argparse.Namespace, repor
         run = nve(
             start, calc, step, n_inner, record_fs, args.production_ps,
             equilibrate=(args.equilibrate_ps, system.temperature_K), before_nve=system.remove_drift, seed=args.seed,
+            intact=system.intact,
         )  # fmt: skip
         if run.exploded:
             raise SystemExit(f"the {name} production run exploded at a step that passed the sweep; lower the step")

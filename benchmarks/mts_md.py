@@ -56,14 +56,17 @@ class _Exploded(Exception):
 
 
 def md_run(
-    atoms: Atoms, dynamics, record_fs: float, simulated_ps: float, step_fs: float, explosion_meV: float = 100.0
+    atoms: Atoms, dynamics, record_fs: float, simulated_ps: float, step_fs: float, explosion_meV: float = 100.0,
+    intact: Callable[[np.ndarray], bool] | None = None,
 ) -> Run:
     """Run ``dynamics`` (its atoms are ``atoms``) for ``simulated_ps``, recording every ``record_fs``.
 
     The run stops early, marked ``exploded``, once the total energy has moved by more
-    than ``explosion_meV`` per atom from its start (or is not finite), or once the
-    calculator refuses the structure as unphysical: an unstable step would otherwise
-    fling atoms apart and make every further step slower.
+    than ``explosion_meV`` per atom from its start (or is not finite), once
+    ``intact(positions)`` says a recorded frame has come apart (under a thermostat one
+    atom flying off barely moves the energy per atom), or once the calculator refuses the
+    structure as unphysical: an unstable step would otherwise fling atoms apart and make
+    every further step slower.
     """
     every = round(record_fs / step_fs)
     if abs(every * step_fs - record_fs) > 1e-9 or every < 1:
@@ -75,6 +78,8 @@ def md_run(
         temperatures.append(atoms.get_temperature())
         positions.append(atoms.get_positions())
         if not np.isfinite(energies[-1]) or 1e3 * abs(energies[-1] - energies[0]) > explosion_meV:
+            raise _Exploded
+        if intact is not None and not intact(positions[-1]):
             raise _Exploded
 
     dynamics.attach(record, interval=every)
@@ -126,11 +131,13 @@ def nve(
     equilibrate: tuple[float, float] | None = None,
     before_nve: Callable[[Atoms], None] | None = None,
     seed: int = 0,
+    intact: Callable[[np.ndarray], bool] | None = None,
 ) -> Run:
     """NVE from ``start`` (its positions and momenta).
 
     ``equilibrate`` (ps, K): Langevin with the same calculator and steps first;
-    ``before_nve(atoms)`` is then called (e.g. to remove momenta) before the NVE run.
+    ``before_nve(atoms)`` is then called (e.g. to remove momenta) before the NVE run;
+    ``intact`` as in :func:`md_run`.
     """
     atoms = start.copy()
     outer_fs = step_fs * (n_inner or 1)
@@ -139,7 +146,8 @@ def nve(
         integrator(atoms, calc, step_fs, n_inner, temperature, seed).run(round(picoseconds * 1000.0 / outer_fs))
     if before_nve is not None:
         before_nve(atoms)
-    return md_run(atoms, integrator(atoms, calc, step_fs, n_inner, None, seed), record_fs, simulated_ps, outer_fs)
+    dynamics = integrator(atoms, calc, step_fs, n_inner, None, seed)
+    return md_run(atoms, dynamics, record_fs, simulated_ps, outer_fs, intact=intact)
 
 
 def record_interval(step_fs: float, wanted_fs: float) -> float:

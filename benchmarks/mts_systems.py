@@ -112,6 +112,10 @@ class Copper:
         """ASE's temperature (3N degrees of freedom) times this is the temperature of the free ones."""
         return 1.0
 
+    def intact(self, positions: np.ndarray) -> bool:
+        """A liquid cannot come apart."""
+        return True
+
     def reference_calculator(self):
         return EMT()
 
@@ -191,6 +195,7 @@ class Molecules:
             errors come from groups of molecules.
         spacing: distance between neighbouring molecules' centres, Å; the molecules never
             come within a model's cutoff of each other (checked after every run).
+        max_bond: a bond longer than this (Å) means the molecule came apart and the run failed.
     """
 
     name: str
@@ -203,6 +208,7 @@ class Molecules:
     copies: int = 64
     spacing: float = 16.0
     cutoff: float = 5.0
+    max_bond: float = 2.5
     defaults: dict = field(
         default_factory=lambda: {
             "weights": [1.0, 10.0],
@@ -287,6 +293,12 @@ class Molecules:
     def temperature_factor(self, n_atoms: int) -> float:
         """3N / (3N − 3M): the molecules' centre-of-mass motion is removed (``remove_drift``)."""
         return 3 * n_atoms / (3 * n_atoms - 3 * self.copies)
+
+    def intact(self, positions: np.ndarray) -> bool:
+        """Every bond of every molecule shorter than ``max_bond`` (Å) in ``positions`` ``[N, 3]``."""
+        molecules = positions.reshape(self.copies, -1, 3)
+        first, second = self.topology.bonds.T
+        return bool(np.linalg.norm(molecules[:, second] - molecules[:, first], axis=-1).max() < self.max_bond)
 
     def reference_calculator(self) -> None:
         return None
