@@ -137,11 +137,10 @@ def main() -> None:
         outer = step * (n_inner or 1)
         dynamics = integrator(atoms, calc, step, n_inner, system.temperature_K, args.seed, friction_per_fs=args.friction)
         dynamics.attach(system.remove_drift, 1, atoms)
-        dynamics.run(round(args.equilibrate_ps * 1000.0 / outer))
-        run = md_run(
-            atoms, dynamics, record_interval(outer, args.record_fs), args.production_ps, outer, 1000.0,
-            intact=system.intact,
-        )  # fmt: skip
+        record_fs = record_interval(outer, args.record_fs)
+        run = md_run(atoms, dynamics, record_fs, args.equilibrate_ps, outer, 1000.0, intact=system.intact)
+        if not run.exploded:  # equilibrated: the production run
+            run = md_run(atoms, dynamics, record_fs, args.production_ps, outer, 1000.0, intact=system.intact)
         row = {"model": name, "inner_fs": step, "n_inner": n_inner, "outer_fs": outer,
                "seconds_per_ps": run.seconds_per_ps, "exploded": run.exploded}  # fmt: skip
         if not run.exploded:

@@ -35,7 +35,8 @@ class Run:
 
     @property
     def seconds_per_ps(self) -> float:
-        return self.wall_seconds / self.simulated_ps
+        """Wall-clock seconds per simulated ps (``nan`` for a run that failed before its second frame)."""
+        return self.wall_seconds / self.simulated_ps if self.simulated_ps > 0 else float("nan")
 
     def drift_and_fluctuation(self) -> tuple[float, float]:
         """Slope of a linear fit to the total energy (meV/atom/ps) and the standard deviation about it (meV/atom)."""
@@ -86,6 +87,8 @@ def md_run(
     steps = every * round(simulated_ps * 1000.0 / record_fs)
     started = time.perf_counter()
     try:
+        if dynamics.nsteps > 0:  # a continued run: ASE records the starting frame only on a first run
+            record()
         dynamics.run(steps)
         exploded = False
     except _Exploded:
@@ -94,6 +97,8 @@ def md_run(
         if "unphysical" not in str(error):
             raise
         exploded = True
+    finally:  # the same dynamics may run again (production after equilibration)
+        dynamics.observers = [observer for observer in dynamics.observers if observer[0] is not record]
     wall = time.perf_counter() - started
     return Run(record_fs, np.array(energies), np.array(temperatures), np.array(positions), wall, exploded)
 
