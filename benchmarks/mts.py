@@ -226,7 +226,7 @@ def sweep_line(label: str, entry: dict) -> str:
     return f"  {label:28s} drift {entry['drift']:8.3f}  fluct. {entry['fluctuation']:7.3f}  {verdict}"
 
 
-def sweep_single(start: Atoms, calc, args: argparse.Namespace, entry: dict) -> float:
+def sweep_single(system, start: Atoms, calc, args: argparse.Namespace, entry: dict) -> float:
     """NVE at each of ``args.timesteps``; returns the largest stable one (fs)."""
     entry["sweep"] = []
     for step in args.timesteps:
@@ -241,8 +241,7 @@ def sweep_single(start: Atoms, calc, args: argparse.Namespace, entry: dict) -> f
 
 
 def sweep_pair(
-    name: str, start: Atoms, calc: MTSCalc, inner_steps: list[float], temperature_K: float,
-    args: argparse.Namespace, entry: dict,
+    system, name: str, start: Atoms, calc: MTSCalc, inner_steps: list[float], args: argparse.Namespace, entry: dict,
 ) -> None:  # fmt: skip
     """NVE at each inner step of ``inner_steps`` and each of ``args.n_inner``.
 
@@ -272,7 +271,7 @@ def sweep_pair(
     inner_fs = entry["inner_fs"]
     try:
         fast, slow = sample_split_forces(
-            start.copy(), calc, steps=400, timestep_fs=inner_fs, temperature_K=temperature_K, rng=0
+            start.copy(), calc, steps=400, timestep_fs=inner_fs, temperature_K=system.temperature_K, rng=0
         )
     except ValueError as error:
         print(f"  {name}: no force-change probe ({error})", flush=True)
@@ -366,9 +365,9 @@ def main() -> None:
     print(f"{len(start)} atoms; force call (ms): " + ", ".join(calls), flush=True)
 
     print("\nstep sweep (NVE; drift meV/atom/ps, fluctuation meV/atom):", flush=True)
-    step = sweep_single(start, calcs["single"], args, report["single"])
+    step = sweep_single(system, start, calcs["single"], args, report["single"])
     for name in pairs:
-        sweep_pair(name, start, calcs[name], args.inner_steps or [step], system.temperature_K, args, report[name])
+        sweep_pair(system, name, start, calcs[name], args.inner_steps or [step], args, report[name])
 
     runs = {} if reference_calc is None else {system.reference_name: (reference_calc, step, None)}
     runs["single"] = (calcs["single"], step, None)
