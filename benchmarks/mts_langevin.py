@@ -78,6 +78,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--blocks", type=int)
     parser.add_argument("--max-sigma", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--compile", action="store_true", help="evaluate every model through torch.compile")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     defaults = DEFAULTS["cu" if args.system == "cu" else "molecules"]
@@ -116,17 +117,17 @@ def main() -> None:
     if missing:
         raise SystemExit(f"no trained {', '.join(missing)} in {work}; run benchmarks/mts.py --system {args.system} first")
     print(f"{platform.machine()}, torch {torch.__version__}, {args.threads} threads, system {args.system}, "
-          f"friction {args.friction} /fs", flush=True)  # fmt: skip
+          f"friction {args.friction} /fs{', torch.compile' if args.compile else ''}", flush=True)  # fmt: skip
 
     start = system.start(args.seed)
     settings: list[tuple[str, object, float, int | None]] = []  # name, calculator, (inner) step, n_inner
     reference_calc = system.reference_calculator()
-    single = PotentialCalc(work / "single" / "best.pt")
+    single = PotentialCalc(work / "single" / "best.pt", compile=args.compile)
     if reference_calc is not None:
         settings.append((system.reference_name, reference_calc, args.reference_step, None))
     settings += [("single", single, step, None) for step in args.timesteps]
     for name in pairs:
-        calc = MTSCalc.from_checkpoint(work / name / "best.pt")
+        calc = MTSCalc.from_checkpoint(work / name / "best.pt", compile=args.compile)
         settings += [(name, calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
     print(f"Langevin, {args.equilibrate_ps:g} ps to equilibrate, then {args.production_ps:g} ps recorded every "
           f"~{args.record_fs:g} fs", flush=True)  # fmt: skip
@@ -173,7 +174,7 @@ def main() -> None:
         summary[name] = {**best, "speedup": best_single["seconds_per_ps"] / best["seconds_per_ps"]}
         print(f"{name}: cheapest accepted {best['inner_fs']:g} fs x {best['n_inner']}, {best['seconds_per_ps']:.2f} s/ps, "
               f"speedup {summary[name]['speedup']:.2f}", flush=True)  # fmt: skip
-    out = work / f"langevin_report_friction{args.friction:g}.json"
+    out = work / f"langevin_report_friction{args.friction:g}{'_compiled' if args.compile else ''}.json"
     out.write_text(json.dumps({"friction_per_fs": args.friction, "rows": rows, "summary": summary}, indent=1))
     print(f"written: {out}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -87,6 +88,12 @@ class Potential(torch.nn.Module):
             budget with larger blocks.
         uncertainty: a fitted :class:`~asetools.uncertainty.LatentUncertainty` for the
             model's latent features, or ``None``.
+        compile: evaluate a strictly local model's environments with ``torch.compile``
+            (inductor, dynamic shapes) when no parameter gradients are needed, as in MD.
+            The first call compiles (tens of seconds; later processes reuse inductor's
+            on-disk cache), and each further neighbour-count layout may add one more
+            compilation. It pays off most for small models, whose eager evaluation is
+            dominated by per-operation overhead. Training and other paths stay eager.
     """
 
     def __init__(
@@ -95,6 +102,7 @@ class Potential(torch.nn.Module):
         edges_per_block: int = DEFAULT_EDGES_PER_BLOCK,
         uncertainty: LatentUncertainty | None = None,
         max_memory: int | str | None = None,
+        compile: bool = False,
     ):
         super().__init__()
         if edges_per_block < 1:
@@ -111,6 +119,17 @@ class Potential(torch.nn.Module):
                     f"{type(model).__name__} has {width}: it was fitted for another model; refit it for this one"
                 )
         self.uncertainty = uncertainty
+        if compile and not is_strictly_local(model):
+            raise ValueError(
+                f"compile=True evaluates strictly local models block by block; {type(model).__name__} here is "
+                "not one (message passing, or a pair with such a part): evaluate it without compile"
+            )
+        self.compile = bool(compile)
+        self._compiled: dict[str, Callable] = {}
+
+    def __getstate__(self):
+        # Compiled functions hold code objects and guards: copies compile afresh.
+        return {**self.__dict__, "_compiled": {}}
 
     @property
     def species(self) -> list[str]:
@@ -267,10 +286,10 @@ class Potential(torch.nn.Module):
             )
             with torch.enable_grad() if needs_grad else torch.no_grad():
                 if compute_features:
-                    energies, block_features = self.model.local_energies_and_features(environments)
+                    energies, block_features = self._local("local_energies_and_features", environments)
                     features[atoms] = block_features.detach()
                 else:
-                    energies = self.model.local_energies(environments)
+                    energies = self._local("local_energies", environments)
                 grad = None
                 if needs_grad and last > first:
                     (grad,) = torch.autograd.grad(energies.sum(), block_vectors, allow_unused=True)
@@ -296,6 +315,21 @@ class Potential(torch.nn.Module):
         if compute_stress:
             _set_stress(output, d_energy_d_strain, graph.cell)
         return output
+
+    def _local(self, method: str, environments: LocalEnvironments):
+        """``self.model.<method>(environments)``, through ``torch.compile`` when asked for."""
+        if not self.compile:
+            return getattr(self.model, method)(environments)
+        function = self._compiled.get(method)
+        if function is None:
+            function = self._compiled[method] = torch.compile(getattr(self.model, method), dynamic=True)
+        try:
+            return function(environments)
+        except torch._dynamo.exc.BackendCompilerFailed as error:
+            raise RuntimeError(
+                f"torch.compile could not build {type(self.model).__name__} for this device (on a CPU inductor "
+                f"needs a working C++ compiler, on a GPU Triton); evaluate without compile=True. Cause: {error}"
+            ) from error
 
     def _edges_per_block(self, graph: AtomicGraph, sorted_edges: bool, degree: torch.Tensor | None = None) -> int:
         """``edges_per_block``, or the block size that fits ``graph`` in ``max_memory`` (``degree``: edges per atom)."""
