@@ -51,11 +51,13 @@ def sorted_by_centre(centre: torch.Tensor) -> bool:
     return centre.numel() < 2 or bool((centre[1:] >= centre[:-1]).all())
 
 
+@torch.compiler.disable
 def neighbour_slots(centre: torch.Tensor, num_atoms: int) -> NeighbourSlots:
     """The slot layout of the edges whose centre atoms are ``centre [E]``.
 
     Edges keep their relative order within each centre atom. Works whether or not the
-    edges are sorted by centre (the sort is skipped when they already are).
+    edges are sorted by centre (the sort is skipped when they already are). Integer
+    bookkeeping with a data-dependent width: ``torch.compile`` leaves it to eager mode.
     """
     num_edges = centre.shape[0]
     device = centre.device
