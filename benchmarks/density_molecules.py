@@ -13,7 +13,9 @@ A second set, ``--set open-shell``, holds radicals (doublets: ``asetools dft-den
 spin from the parity of the electron count) and molecules rich in O-O, N-O and C#N bonds, the
 bonding the two worst held-out molecules (the CN radical and ozone) share with nothing in the
 first set. It is written to benchmarks/data/density_extra_open_shell.xyz and labelled the same
-way into its own directory, so the first set's labels stay valid.
+way into its own directory, so the first set's labels stay valid. A third, ``--set cn-ozone``
+(benchmarks/data/density_extra_cn_ozone.xyz), holds closer relatives still: isocyanides and
+radicals with a carbon at the end of a triple bond, carbonyl and nitroso oxides, and trioxides.
 
 No molecule of ASE's G2 collection may enter: some G2 molecules are held back from the shared
 set for independent evaluation, and the benchmark's own test molecules are G2 molecules too. A
@@ -97,9 +99,33 @@ OPEN_SHELL_CANDIDATES = {
     "cyanoformic-acid": "N#CC(=O)O", "cyanoformamide": "NC(=O)C#N",
 }
 
+# Closer relatives of the CN radical and of ozone, the two test molecules the open-shell set
+# moved least: a carbon with a lone pair or an unpaired electron at the end of a triple bond
+# (isocyanides, ethynyl-type radicals, CF), and a bent X=O(+)-O(-) unit (carbonyl oxides, nitroso
+# oxides) or an O-O-O chain. Complexes that contain a held-out molecule (ozone or water beside
+# something else) are left out on purpose: they would bring the test molecule itself into training.
+CN_OZONE_CANDIDATES = {
+    # terminal carbon on a triple bond
+    "carbon-monofluoride": "F[C]", "1-propynyl": "CC#[C]", "butadiynyl": "C#CC#[C]", "fluoroethynyl": "FC#[C]",
+    "cyanobutadiynyl": "N#CC#CC#[C]", "trifluoropropynyl": "FC(F)(F)C#[C]", "ethyl-isocyanide": "CC[N+]#[C-]",
+    "isocyanoacetylene": "C#C[N+]#[C-]", "fluorine-isocyanide": "F[N+]#[C-]", "isocyanogen": "N#C[N+]#[C-]",
+    "cyanogen": "N#CC#N", "cyanomethoxyl": "N#CC[O]", "cyanoformyl": "N#C[C]=O", "cyanoaminyl": "N#C[NH]",
+    "isocyanomethyl": "[CH2][N+]#[C-]", "ketenyl": "[CH]=C=O", "isocyanatomethyl": "[CH2]N=C=O",
+    "trifluoroacetonitrile": "FC(F)(F)C#N", "isocyanoformaldehyde": "O=C[N+]#[C-]",
+    # X=O(+)-O(-) and O-O-O
+    "difluoro-carbonyl-oxide": "FC(F)=[O+][O-]", "fluoro-carbonyl-oxide": "FC=[O+][O-]",
+    "hydroxy-carbonyl-oxide": "OC=[O+][O-]", "vinyl-carbonyl-oxide": "C=CC=[O+][O-]",
+    "methoxy-carbonyl-oxide": "COC=[O+][O-]", "cyano-carbonyl-oxide": "N#CC=[O+][O-]",
+    "trifluoroethanal-oxide": "FC(F)(F)C=[O+][O-]", "fluoro-nitroso-oxide": "FN=[O+][O-]",
+    "dimethyl-trioxide": "COOOC", "fluoro-trioxidane": "OOOF", "difluoro-trioxide": "FOOOF",
+    "trioxolane": "C1OCOO1", "nitryl-fluoride": "[O-][N+](=O)F", "fluorine-nitrite": "FON=O",
+    "peroxynitric-acid": "OO[N+](=O)[O-]", "nitrosyl-fluoride": "FN=O",
+}
+
 SETS = {
     "closed-shell": (CANDIDATES, DATA / "density_extra_molecules.xyz"),
     "open-shell": (OPEN_SHELL_CANDIDATES, DATA / "density_extra_open_shell.xyz"),
+    "cn-ozone": (CN_OZONE_CANDIDATES, DATA / "density_extra_cn_ozone.xyz"),
 }
 
 
