@@ -75,8 +75,9 @@ class PotentialCalc(Calculator):
             uncertainty (``False`` skips them).
         compile: evaluate the model through ``torch.compile`` (strictly local models;
             see :class:`~asetools.models.Potential`): the first force call compiles
-            for tens of seconds, after which a small model runs up to about twice as
-            fast on a CPU. ``None`` keeps the setting of a Potential passed in (default off).
+            for tens of seconds, after which MD ran 1.3-1.5× faster on a CPU
+            (``benchmarks/RESULTS.md``). ``None`` keeps the setting of a Potential passed
+            in (default off).
     """
 
     implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
