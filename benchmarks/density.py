@@ -126,6 +126,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--extra-training", nargs="*", default=[], metavar="DATASET",
                         help="datasets whose frames only join the training part (see density_molecules.py)")
+    parser.add_argument("--learning-rate", type=float, default=5e-3, help="initial learning rate")
+    parser.add_argument("--initial-model", default=None, metavar="CHECKPOINT",
+                        help="fine-tune this density checkpoint (one size) instead of training from scratch")
+    parser.add_argument("--learn-exponent-scale", action="store_true",
+                        help="predict a scale on every centre's exponents (the recipe's fine-tuning step)")
     parser.add_argument("--output", default="runs/density_benchmark")
     parser.add_argument("--figure", default=str(Path(__file__).parent / "figures" / "density_slice.png"))
     args = parser.parse_args()
@@ -133,6 +138,8 @@ def main() -> None:
     sizes = args.sizes.split(",")
     minutes = [float(m) for m in args.minutes.split(",")]
     minutes += [minutes[-1]] * (len(sizes) - len(minutes))
+    if args.initial_model is not None and len(sizes) != 1:
+        parser.error("--initial-model fine-tunes one model: give one size, the checkpoint's")
 
     frames = read_density_dataset(args.data)
     train, validation, test = split_by_molecule(frames, (0.8, 0.1, 0.1), seed=0)
@@ -144,10 +151,10 @@ def main() -> None:
     for size, budget in zip(sizes, minutes):
         run = DensityRunConfig(
             data=DensityDataConfig(dataset=args.data, split=[0.8, 0.1, 0.1], split_seed=0, extra_training=args.extra_training),
-            model=dict(SIZES[size]),
+            model={**SIZES[size], "learn_exponent_scale": args.learn_exponent_scale},
             training=DensityFitConfig(
                 epochs=args.epochs, points_per_frame=args.points_per_frame, max_seconds=60 * budget, schedule="time",
-                device=args.device, resume=False,
+                learning_rate=args.learning_rate, device=args.device, resume=False, initial_model=args.initial_model,
             ),
             output_directory=f"{args.output}/{size}",
         )

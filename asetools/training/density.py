@@ -100,6 +100,11 @@ class DensityFitConfig:
         dtype: ``"float32"`` or ``"float64"``.
         device: torch device of the model.
         resume: continue from ``last.pt`` in the output directory when it exists.
+        initial_model: fine-tune: start from the weights of this density checkpoint instead of
+            the baseline fit. Its configuration is the default of the run's ``model`` section,
+            which may only switch ``learn_exponent_scale`` on (the recipe's fine-tuning step;
+            the new exponent head starts at a scale of 1, so the first step predicts what the
+            checkpoint does). Resuming from ``last.pt`` takes precedence.
     """
 
     epochs: int = 20
@@ -120,6 +125,7 @@ class DensityFitConfig:
     dtype: Literal["float32", "float64"] = "float32"
     device: str = "cpu"
     resume: bool = True
+    initial_model: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("epochs", "frames_per_batch", "points_per_frame", "validation_every"):
@@ -157,6 +163,9 @@ class DensityRunConfig:
             run.data.dataset = os.path.normpath(os.path.join(base, run.data.dataset))
         if not os.path.isabs(run.output_directory):
             run.output_directory = os.path.normpath(os.path.join(base, run.output_directory))
+        initial = run.training.initial_model
+        if initial is not None and not os.path.isabs(initial):
+            run.training.initial_model = os.path.normpath(os.path.join(base, initial))
         return run
 
 
@@ -374,6 +383,8 @@ def training_only_frames(datasets: Sequence[str], held_out: Sequence[DensityFram
 
 
 def _build_model(run: DensityRunConfig, frames: list[DensityFrame]) -> DensityModel:
+    if run.training.initial_model is not None:
+        return _fine_tuning_model(run)
     options = dict(run.model)
     if not options.get("species"):
         symbols = {symbol for frame in frames for symbol in frame.atoms.get_chemical_symbols()}
@@ -383,10 +394,47 @@ def _build_model(run: DensityRunConfig, frames: list[DensityFrame]) -> DensityMo
     return DensityModel(config)
 
 
+def _fine_tuning_model(run: DensityRunConfig) -> DensityModel:
+    """The model of ``run.training.initial_model`` with the run's ``model`` options applied.
+
+    Only ``learn_exponent_scale`` may differ from the checkpoint's configuration, and only from
+    off to on: any other change would leave weights without a place in the new model.
+    """
+    path = run.training.initial_model
+    try:
+        source = load_density_model(path)
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"training.initial_model: no density checkpoint at {path}") from error
+    stored = dataclasses.asdict(source.config)
+    options = {**stored, **run.model}
+    config = from_dict(DensityModelConfig, options, context="model")
+    wanted = dataclasses.asdict(config)
+    changed = sorted(name for name in wanted if name != "learn_exponent_scale" and wanted[name] != stored[name])
+    if changed:
+        raise ValueError(
+            f"training.initial_model {path}: the run's model differs from the checkpoint's in {', '.join(changed)}; "
+            "fine-tuning keeps the architecture (only learn_exponent_scale may be switched on): "
+            "drop those entries from the model section or train from scratch"
+        )
+    if stored["learn_exponent_scale"] and not config.learn_exponent_scale:
+        raise ValueError(
+            f"training.initial_model {path} predicts exponent scales; switching learn_exponent_scale off "
+            "would discard them (keep it on)"
+        )
+    torch.manual_seed(run.training.seed)
+    model = DensityModel(config).to(next(source.parameters()).dtype)
+    missing, unexpected = model.load_state_dict(source.state_dict(), strict=False)
+    if unexpected or any(not name.startswith("exponent_head.") for name in missing):
+        raise ValueError(f"training.initial_model {path}: weights do not fit (missing {missing}, unexpected {unexpected})")
+    return model
+
+
 def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel, DensityMetrics | None]:
     """Train a density model as ``run`` says; returns the best model (EMA weights) and its test metrics.
 
-    Resumes from ``last.pt`` in the output directory when ``run.training.resume`` and it exists.
+    Resumes from ``last.pt`` in the output directory when ``run.training.resume`` and it exists;
+    otherwise starts from ``run.training.initial_model`` when given (fine-tuning), else from the
+    baseline fit.
     """
     fit = run.training
     directory = Path(run.output_directory)
@@ -419,6 +467,9 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
         torch.set_rng_state(state["torch_random"])
         start_epoch, best_nmape, history = int(state["epoch"]), float(state["best_nmape"]), list(json.loads(state["history"]))
         log(f"resumed from {last_path} after epoch {start_epoch}")
+    elif fit.initial_model is not None:
+        start = evaluate_density_model(model, validation)
+        log(f"fine-tuning {fit.initial_model}: validation NMAPE {start.nmape:.2f} % at the start")
     else:
         fitted = fit_baseline(model, train, cusp_weight=fit.cusp_weight)
         baseline = evaluate_density_model(model, validation)

@@ -253,3 +253,42 @@ def test_extra_training_data_may_not_hold_a_held_out_formula(tmp_path, dataset):
     run.data.extra_training = [str(dataset)]  # every held-out molecule is in it
     with pytest.raises(ValueError, match="formula of a validation or test molecule"):
         train_density_model(run, log=lambda m: None)
+
+
+def _fine_tuning(tmp_path: Path, dataset: Path, initial: Path, directory: str, **model) -> DensityRunConfig:
+    run = _run(tmp_path, dataset, epochs=1, directory=directory, initial_model=str(initial))
+    run.model = model
+    return run
+
+
+def test_fine_tuning_starts_from_the_checkpoint_and_learns_exponent_scales(tmp_path, dataset):
+    first, _ = train_density_model(_run(tmp_path, dataset, epochs=2, directory="first"), log=lambda m: None)
+    initial = tmp_path / "first" / "best.pt"
+    messages = []
+    tuned, _ = train_density_model(
+        _fine_tuning(tmp_path, dataset, initial, "tuned", learn_exponent_scale=True), log=messages.append
+    )
+    assert not any(m.startswith("baseline") for m in messages)  # the baseline fit would overwrite the weights
+    start = next(m for m in messages if m.startswith("fine-tuning"))
+    start_nmape = float(start.split("NMAPE ")[1].split(" %")[0])
+    assert start_nmape == pytest.approx(first.checkpoint_metadata["validation_nmape"], abs=0.006)  # printed to 0.01
+    assert tuned.config.learn_exponent_scale and tuned.config.channels == SMALL["channels"]
+    with torch.no_grad():
+        scales = tuned.expansion(molecule("CH3OH")).exponent_scale
+    assert scales is not None and bool(((scales > 0.5) & (scales < 2.0)).all())
+    assert float((scales - 1).abs().max()) > 1e-4  # the new head trained
+
+
+def test_fine_tuning_keeps_the_architecture(tmp_path, dataset):
+    train_density_model(_run(tmp_path, dataset, epochs=1, directory="first"), log=lambda m: None)
+    initial = tmp_path / "first" / "best.pt"
+    with pytest.raises(ValueError, match="differs from the checkpoint's in channels"):
+        train_density_model(_fine_tuning(tmp_path, dataset, initial, "wider", channels=8), log=lambda m: None)
+    with pytest.raises(FileNotFoundError, match="no density checkpoint"):
+        train_density_model(_fine_tuning(tmp_path, dataset, tmp_path / "none.pt", "missing"), log=lambda m: None)
+    train_density_model(_fine_tuning(tmp_path, dataset, initial, "scaled", learn_exponent_scale=True), log=lambda m: None)
+    with pytest.raises(ValueError, match="switching learn_exponent_scale off"):
+        train_density_model(
+            _fine_tuning(tmp_path, dataset, tmp_path / "scaled" / "best.pt", "unscaled", learn_exponent_scale=False),
+            log=lambda m: None,
+        )
