@@ -292,3 +292,14 @@ def test_fine_tuning_keeps_the_architecture(tmp_path, dataset):
             _fine_tuning(tmp_path, dataset, tmp_path / "scaled" / "best.pt", "unscaled", learn_exponent_scale=False),
             log=lambda m: None,
         )
+
+
+def test_fine_tuning_example_starts_from_the_first_stage_example():
+    configs = Path(__file__).parents[2] / "examples" / "configs"
+    first = DensityRunConfig.from_yaml(configs / "g2_density.yaml")
+    tuned = DensityRunConfig.from_yaml(configs / "g2_density_finetune.yaml")
+    assert tuned.training.initial_model == str(Path(first.output_directory) / "best.pt")
+    assert tuned.model == {"learn_exponent_scale": True}
+    assert (tuned.data.dataset, tuned.data.split, tuned.data.split_seed) == (
+        first.data.dataset, first.data.split, first.data.split_seed
+    )
