@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["from_dict", "to_dict", "load_yaml", "read_yaml_mapping"]
+__all__ = ["from_dict", "to_dict", "load_yaml", "read_yaml_mapping", "relative_to"]
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -44,6 +44,11 @@ def read_yaml_mapping(path: str | os.PathLike) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError(f"{path}: expected a mapping of option names to values at the top level")
     return data
+
+
+def relative_to(base: str, path: str) -> str:
+    """``path`` as given when absolute, else joined to the directory ``base`` (a configuration file's)."""
+    return path if os.path.isabs(path) else os.path.normpath(os.path.join(base, path))
 
 
 def from_dict(cls: type[T], data: dict[str, Any], context: str | None = None) -> T:

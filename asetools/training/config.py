@@ -20,7 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..config import from_dict, read_yaml_mapping
+from ..config import from_dict, read_yaml_mapping, relative_to
 from ..data.frames import LabelKeys
 
 __all__ = [
@@ -75,8 +75,8 @@ class DataConfig:
         """Make relative file names relative to ``base`` (the configuration file's directory)."""
         for name in ("train_file", "validation_file", "isolated_atoms_file"):
             value = getattr(self, name)
-            if value is not None and not os.path.isabs(value):
-                setattr(self, name, os.path.normpath(os.path.join(base, value)))
+            if value is not None:
+                setattr(self, name, relative_to(base, value))
 
 
 @dataclass
@@ -351,8 +351,7 @@ def load_train_config(path: str | os.PathLike) -> TrainRunConfig:
     config = from_dict(TrainRunConfig, data, context=os.fspath(path))
     base = os.path.dirname(os.path.abspath(os.fspath(path)))
     config.data.resolve_paths(base)
-    if not os.path.isabs(config.output.directory):
-        config.output.directory = os.path.normpath(os.path.join(base, config.output.directory))
+    config.output.directory = relative_to(base, config.output.directory)
     return config
 
 

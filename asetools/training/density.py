@@ -28,7 +28,7 @@ import torch
 from .._files import atomic_path
 from .._optional import progress_bar
 from ..checkpoint import load_density_model, read_checkpoint, save_checkpoint
-from ..config import from_dict, load_yaml
+from ..config import from_dict, load_yaml, relative_to
 from ..data.density import DensityFrame, read_density_dataset, split_by_molecule
 from ..models.density_field import density_at_points, density_on_grid, electron_count
 from ..models.density_model import DensityModel, DensityModelConfig
@@ -159,13 +159,10 @@ class DensityRunConfig:
         """Read a run from YAML; relative ``data.dataset`` and ``output_directory`` are relative to the file."""
         run = load_yaml(cls, path)
         base = os.path.dirname(os.path.abspath(os.fspath(path)))
-        if not os.path.isabs(run.data.dataset):
-            run.data.dataset = os.path.normpath(os.path.join(base, run.data.dataset))
-        if not os.path.isabs(run.output_directory):
-            run.output_directory = os.path.normpath(os.path.join(base, run.output_directory))
-        initial = run.training.initial_model
-        if initial is not None and not os.path.isabs(initial):
-            run.training.initial_model = os.path.normpath(os.path.join(base, initial))
+        run.data.dataset = relative_to(base, run.data.dataset)
+        run.output_directory = relative_to(base, run.output_directory)
+        if run.training.initial_model is not None:
+            run.training.initial_model = relative_to(base, run.training.initial_model)
         return run
 
 
