@@ -156,10 +156,12 @@ class DensityRunConfig:
 
     @classmethod
     def from_yaml(cls, path) -> DensityRunConfig:
-        """Read a run from YAML; relative ``data.dataset`` and ``output_directory`` are relative to the file."""
+        """Read a run from YAML; relative file names (datasets, ``initial_model``, ``output_directory``)
+        are relative to the file."""
         run = load_yaml(cls, path)
         base = os.path.dirname(os.path.abspath(os.fspath(path)))
         run.data.dataset = relative_to(base, run.data.dataset)
+        run.data.extra_training = [relative_to(base, dataset) for dataset in run.data.extra_training]
         run.output_directory = relative_to(base, run.output_directory)
         if run.training.initial_model is not None:
             run.training.initial_model = relative_to(base, run.training.initial_model)

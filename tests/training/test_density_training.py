@@ -303,3 +303,17 @@ def test_fine_tuning_example_starts_from_the_first_stage_example():
     assert (tuned.data.dataset, tuned.data.split, tuned.data.split_seed) == (
         first.data.dataset, first.data.split, first.data.split_seed
     )
+
+
+def test_file_names_in_a_run_file_are_relative_to_it(tmp_path):
+    (tmp_path / "configs").mkdir()
+    path = tmp_path / "configs" / "run.yaml"
+    path.write_text(
+        "data:\n  dataset: ../data/g2\n  extra_training: [../data/extra, /abs/extra]\n"
+        "training:\n  initial_model: ../runs/first/best.pt\noutput_directory: ../runs/second\n"
+    )
+    run = DensityRunConfig.from_yaml(path)
+    assert run.data.dataset == str(tmp_path / "data" / "g2")
+    assert run.data.extra_training == [str(tmp_path / "data" / "extra"), "/abs/extra"]
+    assert run.training.initial_model == str(tmp_path / "runs" / "first" / "best.pt")
+    assert run.output_directory == str(tmp_path / "runs" / "second")
