@@ -55,6 +55,11 @@ def _run(tmp_path: Path, dataset: Path, epochs: int, directory: str = "run", **f
     )
 
 
+def _logged_nmape(message: str) -> float:
+    """The validation NMAPE (%) in a training log line such as ``... validation NMAPE 2.31 % ...``."""
+    return float(message.split("NMAPE ")[1].split(" %")[0])
+
+
 @pytest.fixture
 def dataset(density_dataset) -> Path:
     return density_dataset
@@ -64,7 +69,7 @@ def test_training_improves_on_the_baseline_and_writes_its_files(tmp_path, datase
     messages = []
     model, test_metrics = train_density_model(_run(tmp_path, dataset, epochs=6), log=messages.append)
     baseline_line = next(m for m in messages if m.startswith("baseline"))
-    baseline_nmape = float(baseline_line.split("NMAPE ")[1].split(" %")[0])
+    baseline_nmape = _logged_nmape(baseline_line)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("epoch,train_loss,validation_nmape") and len(rows) == 7
     validation = [float(row.split(",")[2]) for row in rows[1:]]
@@ -270,7 +275,7 @@ def test_fine_tuning_starts_from_the_checkpoint_and_learns_exponent_scales(tmp_p
     )
     assert not any(m.startswith("baseline") for m in messages)  # the baseline fit would overwrite the weights
     start = next(m for m in messages if m.startswith("fine-tuning"))
-    start_nmape = float(start.split("NMAPE ")[1].split(" %")[0])
+    start_nmape = _logged_nmape(start)
     assert start_nmape == pytest.approx(first.checkpoint_metadata["validation_nmape"], abs=0.006)  # printed to 0.01
     assert tuned.config.learn_exponent_scale and tuned.config.channels == SMALL["channels"]
     with torch.no_grad():
