@@ -38,7 +38,12 @@ Speedup = wall clock per ps of the single model / that of the pair, from the sam
 run of this script. ``--train-only`` stops after step 1 (``mts_langevin.py`` uses the
 checkpoints). Defaults of the step and sweep options depend on the system.
 
+``--size large`` makes the single model and the slow model about four times as costly
+per force call (the fast model stays as it is); ``--reuse-fast PAIR_DIR`` copies the
+finished stage 1 of an earlier pair on the same data instead of training it again.
+
 usage: python benchmarks/mts.py [--system cu|ethanol|acac] [--work runs/mts_benchmark]
+           [--size small|large] [--reuse-fast PAIR_DIR]
            [--fast-kind allegro|eam] [--train-seconds 400] [--fast-seconds 100] [--weights 1 10]
            [--extra-train FILE ...] [--threads 2] ...
 """
@@ -49,6 +54,7 @@ import argparse
 import dataclasses
 import json
 import platform
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +63,7 @@ from ase import Atoms
 
 from asetools.analysis.force_changes import force_changes
 from asetools.calculators import MTSCalc, PotentialCalc
-from asetools.checkpoint import load_checkpoint
+from asetools.checkpoint import load_checkpoint, read_checkpoint
 from asetools.data import read_labelled_frames
 from asetools.integrators import sample_split_forces
 from asetools.models import MTSPair
@@ -70,20 +76,35 @@ from asetools.training.config import (
     TrainRunConfig,
 )
 from asetools.training.evaluate import evaluate_model
-from asetools.training.run import train_from_config
+from asetools.training.run import FAST_DIRECTORY, train_from_config
 from mts_md import common_record_interval, nve, record_interval
 from mts_systems import SYSTEMS, DataFiles, concatenated_frames
 from timing import force_call_seconds
 
-SLOW_OPTIONS = {
-    "r_max": 5.0,
-    "l_max": 2,
-    "num_layers": 2,
-    "num_scalar_features": 64,
-    "num_tensor_features": 16,
-    "two_body_mlp_hidden": [64, 64],
-    "latent_mlp_hidden": [64],
-    "readout_mlp_hidden": [32],
+#: The single model and the pair's slow model, by ``--size``. ``small`` is the size of every
+#: run before 2026-12-06; ``large`` costs about four times as much per force call (three
+#: layers, twice the widths), nearer the size of a production Allegro model.
+SLOW_SIZES = {
+    "small": {
+        "r_max": 5.0,
+        "l_max": 2,
+        "num_layers": 2,
+        "num_scalar_features": 64,
+        "num_tensor_features": 16,
+        "two_body_mlp_hidden": [64, 64],
+        "latent_mlp_hidden": [64],
+        "readout_mlp_hidden": [32],
+    },
+    "large": {
+        "r_max": 5.0,
+        "l_max": 2,
+        "num_layers": 3,
+        "num_scalar_features": 128,
+        "num_tensor_features": 32,
+        "two_body_mlp_hidden": [128, 128],
+        "latent_mlp_hidden": [128, 128],
+        "readout_mlp_hidden": [64],
+    },
 }
 
 #: The fast model of each ``--fast-kind`` (its cutoff is ``--fast-r-max``).
@@ -115,29 +136,29 @@ def training_section(seconds: float, seed: int) -> TrainingConfig:
     )
 
 
-def train(
-    files: DataFiles, directory: Path, seconds: float, seed: int, fast_r_max: float, weight: float | None,
-    fast_kind: str, fast_seconds: float,
-) -> Path:
+def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: float | None) -> Path:
     """Train the single model (``weight`` None) or a pair; returns its best checkpoint (reused if present).
 
-    A pair spends ``fast_seconds`` (between 0 and ``seconds``) on stage 1 and the rest of
-    ``seconds`` on stage 2.
+    A pair spends ``args.fast_seconds`` (between 0 and ``args.train_seconds``) on stage 1
+    and the rest on stage 2; with ``args.reuse_fast`` its stage 1 is that run's, copied.
     """
     best = directory / "best.pt"
     if best.is_file():
         print(f"reusing {best}", flush=True)
         return best
+    seconds, seed, fast_kind, fast_seconds = args.train_seconds, args.seed, args.fast_kind, args.fast_seconds
     mts = None
     stage2 = seconds
     if weight is not None:
         mts = MTSSection(
-            fast_model=ModelSection(kind=fast_kind, options={"r_max": fast_r_max, **FAST_MODELS[fast_kind]}),
+            fast_model=ModelSection(kind=fast_kind, options={"r_max": args.fast_r_max, **FAST_MODELS[fast_kind]}),
             fast_training=training_section(fast_seconds, seed),
             fast_force_weight=weight,
             probe_steps=0,
         )
         stage2 = seconds - fast_seconds
+        if args.reuse_fast is not None:
+            reuse_stage1(Path(args.reuse_fast), directory, fast_seconds)
     config = TrainRunConfig(
         data=DataConfig(
             train_file=files.train,
@@ -145,14 +166,33 @@ def train(
             split_seed=seed,
             isolated_atoms_file=files.isolated_atoms,
         ),
-        model=ModelSection(kind="allegro", options=dict(SLOW_OPTIONS)),
+        model=ModelSection(kind="allegro", options=dict(SLOW_SIZES[args.size])),
         training=training_section(stage2, seed),
         output=OutputConfig(directory=str(directory), plot_every=0),
         mts=mts,
     )
     print(f"training {directory.name} ...", flush=True)
-    train_from_config(config)
+    # Resuming finds nothing but a reused stage 1, which has spent its time budget already.
+    train_from_config(config, resume=(directory / FAST_DIRECTORY / "last.pt").is_file())
     return best
+
+
+def reuse_stage1(source: Path, directory: Path, fast_seconds: float) -> None:
+    """Copy the finished stage 1 (fast model alone) of the pair run ``source`` into ``directory``.
+
+    The fast model must have had the budget this run would give it, so that the pair
+    still spends the same total time as the single model.
+    """
+    stage1 = source / FAST_DIRECTORY
+    last = stage1 / "last.pt"
+    if not last.is_file():
+        raise SystemExit(f"--reuse-fast: {last} does not exist; give the directory of a trained pair")
+    budget = read_checkpoint(last)["training_state"]["config"]["max_seconds"]
+    if budget != fast_seconds:
+        raise SystemExit(f"--reuse-fast: {source}'s fast model trained for {budget} s, this run gives it {fast_seconds:g} s")
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(stage1, directory / FAST_DIRECTORY, dirs_exist_ok=True)
+    print(f"stage 1 copied from {stage1}", flush=True)
 
 
 def with_extra_training(files: DataFiles, extra: list[str], work: Path) -> DataFiles:
@@ -189,6 +229,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--fast-seconds", type=float, help="stage 1 of each pair, s (a quarter of --train-seconds)")
     parser.add_argument("--extra-train", nargs="+", default=[], metavar="FILE", help="extxyz frames added to training")
     parser.add_argument("--weights", type=float, nargs="+", help="cu 0.1 1 10, molecules 1 10")
+    parser.add_argument("--size", choices=sorted(SLOW_SIZES), default="small", help="single and slow model")
+    parser.add_argument("--reuse-fast", metavar="PAIR_DIR", help="copy stage 1 (the fast model) from this trained pair")
     parser.add_argument("--fast-kind", choices=sorted(FAST_MODELS), default="allegro", help="the fast model")
     parser.add_argument("--fast-r-max", type=float, help="Å (cu 3.5, molecules 3.0)")
     parser.add_argument("--timesteps", type=float, nargs="+", help="fs (cu 2-10, molecules 0.5-2)")
@@ -329,17 +371,11 @@ def main() -> None:
 
     files = with_extra_training(system.data(work, args.seed), args.extra_train, work)
     checkpoints = {
-        "single": train(
-            files, work / "single", args.train_seconds, args.seed, args.fast_r_max, None, args.fast_kind,
-            args.fast_seconds,
-        )
+        "single": train(files, work / "single", args, None)
     }
     for weight in args.weights:
         name = f"pair_w{weight:g}" if args.fast_kind == "allegro" else f"{args.fast_kind}_pair_w{weight:g}"
-        checkpoints[name] = train(
-            files, work / name, args.train_seconds, args.seed, args.fast_r_max, weight, args.fast_kind,
-            args.fast_seconds,
-        )
+        checkpoints[name] = train(files, work / name, args, weight)
     if args.train_only:
         print(f"trained: {', '.join(str(path) for path in checkpoints.values())}")
         return
