@@ -127,6 +127,7 @@ def main() -> None:
     parser.add_argument("--extra-training", nargs="*", default=[], metavar="DATASET",
                         help="datasets whose frames only join the training part (see density_molecules.py)")
     parser.add_argument("--learning-rate", type=float, default=5e-3, help="initial learning rate")
+    parser.add_argument("--loss", choices=["l1", "nmape", "l2"], default="l1", help="training.loss (see DensityFitConfig)")
     parser.add_argument("--initial-model", default=None, metavar="CHECKPOINT",
                         help="fine-tune this density checkpoint (one size) instead of training from scratch")
     parser.add_argument("--learn-exponent-scale", action="store_true",
@@ -154,7 +155,7 @@ def main() -> None:
             model={**SIZES[size], "learn_exponent_scale": args.learn_exponent_scale},
             training=DensityFitConfig(
                 epochs=args.epochs, points_per_frame=args.points_per_frame, max_seconds=60 * budget, schedule="time",
-                learning_rate=args.learning_rate, device=args.device, resume=False, initial_model=args.initial_model,
+                learning_rate=args.learning_rate, loss=args.loss, device=args.device, resume=False, initial_model=args.initial_model,
             ),
             output_directory=f"{args.output}/{size}",
         )

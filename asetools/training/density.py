@@ -69,6 +69,10 @@ class DensityDataConfig:
     extra_training: list[str] = dataclasses.field(default_factory=list)
 
 
+#: What each ``training.loss`` measures, as logged (the NMAPE loss is logged in per cent).
+LOSS_UNITS = {"l1": "e/Å³", "nmape": "%", "l2": "e²/Å⁶"}
+
+
 @dataclasses.dataclass
 class DensityFitConfig:
     """Optimisation.
@@ -84,10 +88,12 @@ class DensityFitConfig:
             ``max_seconds`` budget summed over resumed runs, so a run cut short by its budget still
             ends annealed. The time schedule depends on the machine's speed, so two runs of it
             differ slightly.
-        loss: ``"l1"`` (mean absolute error, the NMAPE's own measure) or ``"l2"``.
+        loss: ``"l1"``: mean absolute error over each frame's grid (e/Å³), so frames with a
+            denser box (heavier atoms, less vacuum) weigh more; ``"nmape"``: the same error
+            divided by the frame's mean |ρ|, which is the frame's NMAPE, the validation and test
+            measure, so every frame counts equally; ``"l2"``: mean squared error.
         electron_weight: weight of the relative electron-count error |∫ρ̂ − N|/N in the loss,
-            scaled by the frame's mean |ρ| so that 1 % of missing electrons costs as much as
-            1 % NMAPE at weight 1 (0: off).
+            scaled so that 1 % of missing electrons costs as much as 1 % NMAPE at weight 1 (0: off).
         cusp_weight: weight of the nuclear-cusp equations in the baseline fit (see
             :func:`fit_baseline`); keep it for all-electron densities, set 0 for pseudo-densities
             without a cusp (VASP CHGCAR valence densities).
@@ -114,7 +120,7 @@ class DensityFitConfig:
     learning_rate: float = 5e-3
     min_learning_rate: float = 5e-5
     schedule: Literal["epochs", "time"] = "epochs"
-    loss: Literal["l1", "l2"] = "l1"
+    loss: Literal["l1", "nmape", "l2"] = "l1"
     electron_weight: float = 1.0
     cusp_weight: float = 10.0
     ema_decay: float | None = 0.99
@@ -133,6 +139,8 @@ class DensityFitConfig:
                 raise ValueError(f"training.{name} must be at least 1, got {getattr(self, name)}")
         if not self.learning_rate > 0 or self.min_learning_rate < 0:
             raise ValueError("training.learning_rate must be positive and min_learning_rate not negative")
+        if self.loss not in LOSS_UNITS:
+            raise ValueError(f"training.loss must be one of {', '.join(LOSS_UNITS)}, got {self.loss!r}")
         if self.schedule == "time" and self.max_seconds is None:
             raise ValueError("training.schedule: time needs training.max_seconds, the budget the decay runs over")
 
@@ -349,6 +357,36 @@ class PointSampler:
         return frame.grid.points_at(flat), values[flat], 1.0 / (total * probability)
 
 
+def frame_loss(
+    model: DensityModel,
+    frame: DensityFrame,
+    sample: tuple[np.ndarray, np.ndarray, np.ndarray],
+    fit: DensityFitConfig,
+    mean_density: float,
+) -> torch.Tensor:
+    """The training loss of one frame (scalar tensor) on a sample of its grid points.
+
+    Args:
+        model: the density model being trained.
+        frame: the frame.
+        sample: positions [P, 3] (Å), reference values [P] (e/Å³) and weights [P], as drawn
+            by :class:`PointSampler`.
+        fit: ``loss`` and ``electron_weight`` are used.
+        mean_density: the frame's mean |ρ| over its whole grid (e/Å³), which turns a mean
+            absolute error into an NMAPE (as a fraction).
+    """
+    parameter = next(model.parameters())
+    points, reference, weights = (torch.as_tensor(array, dtype=parameter.dtype, device=parameter.device) for array in sample)
+    expansion = model.expansion(frame.atoms)
+    error = density_at_points(model.basis, expansion, points) - reference
+    measure = error * error if fit.loss == "l2" else error.abs()
+    loss = (measure * weights).mean()
+    if fit.electron_weight:
+        missing = (electron_count(model.basis, expansion) - frame.n_electrons).abs() / frame.n_electrons
+        loss = loss + fit.electron_weight * mean_density * missing
+    return loss / mean_density if fit.loss == "nmape" else loss
+
+
 def _learning_rate(config: DensityFitConfig, step: int, total_steps: int, seconds: float) -> float:
     """The cosine-decayed rate after ``step`` of ``total_steps`` optimiser steps and ``seconds`` of training."""
     if config.schedule == "time":
@@ -481,7 +519,9 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
             ema.load_state_dict(state["ema"])
 
     sampler = PointSampler(fit.density_sampling)
-    mean_density = [float(np.abs(frame.grid.values).mean()) for frame in train]  # scales the electron term
+    # A frame's mean |ρ| turns its mean absolute error into its NMAPE (and the electron error into the same units).
+    mean_density = [float(np.abs(frame.grid.values).mean()) for frame in train]
+    logged_factor = 100.0 if fit.loss == "nmape" else 1.0
     steps_per_epoch = math.ceil(len(train) / fit.frames_per_batch)
     total_steps = steps_per_epoch * fit.epochs
     started = time.perf_counter()
@@ -500,18 +540,10 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
             batch_loss = 0.0
             for index in batch:
                 frame = train[int(index)]
-                points, reference, weights = sampler.sample(frame, fit.points_per_frame, generator)
-                expansion = model.expansion(frame.atoms)
-                predicted = density_at_points(model.basis, expansion, torch.as_tensor(points, dtype=dtype, device=device))
-                error = predicted - torch.as_tensor(reference, dtype=dtype, device=device)
-                measure = error.abs() if fit.loss == "l1" else error * error
-                loss = (measure * torch.as_tensor(weights, dtype=dtype, device=device)).mean()
-                if fit.electron_weight:
-                    electrons = electron_count(model.basis, expansion)
-                    missing = (electrons - frame.n_electrons).abs() / frame.n_electrons
-                    loss = loss + fit.electron_weight * mean_density[int(index)] * missing
+                sample = sampler.sample(frame, fit.points_per_frame, generator)
+                loss = frame_loss(model, frame, sample, fit, mean_density[int(index)])
                 (loss / len(batch)).backward()
-                batch_loss += float(loss.detach()) / len(batch)
+                batch_loss += logged_factor * float(loss.detach()) / len(batch)
             if fit.gradient_clip_norm is not None:
                 torch.nn.utils.clip_grad_norm_(model.parameters(), fit.gradient_clip_norm)
             optimiser.step()
@@ -528,7 +560,7 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
                 if metrics.nmape < best_nmape:
                     best_nmape = metrics.nmape
                     save_checkpoint(evaluated, best_path, metadata={"epoch": epoch + 1, "validation_nmape": metrics.nmape})
-            log(f"epoch {epoch + 1}: loss {record['train_loss']:.4g} e/Å³, validation NMAPE {metrics.nmape:.3f} %, "
+            log(f"epoch {epoch + 1}: loss {record['train_loss']:.4g} {LOSS_UNITS[fit.loss]}, validation NMAPE {metrics.nmape:.3f} %, "
                 f"electron error {metrics.electron_error:.3f}, lr {rate:.2e}")
         history.append(record)
         _save_last(model, optimiser, ema, generator, epoch + 1, best_nmape, history, last_path)

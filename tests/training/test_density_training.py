@@ -19,6 +19,7 @@ from asetools.training.density import (
     DensityRunConfig,
     evaluate_density_model,
     fit_baseline,
+    frame_loss,
     train_density_model,
 )
 
@@ -134,6 +135,32 @@ def test_density_weighted_sampling_is_unbiased(density_helpers):
     assert np.mean(dense) > 3 * frame.grid.values.mean()  # the dense regions are sampled more often
     with pytest.raises(ValueError, match="density_sampling"):
         PointSampler(1.0)
+
+
+def test_nmape_loss_is_the_frame_nmape(density_helpers):
+    """On a frame's whole grid the "nmape" loss is its NMAPE (a fraction) and "l1" its mean |error|;
+    with the electron term, 1 % of missing electrons costs 1 % NMAPE per unit weight."""
+    teacher = density_helpers.teacher()
+    frame = density_helpers.frames(teacher, copies=1)[0]
+    student = DensityModel(teacher.config).double()  # untrained: far from the teacher
+    values = np.asarray(frame.grid.values, dtype=np.float64).ravel()
+    whole_grid = (frame.grid.points(), values, np.ones(frame.grid.num_points))
+    mean_density = float(np.abs(values).mean())
+    nmape = evaluate_density_model(student, [frame]).nmape
+    with torch.no_grad():
+        expansion = student.expansion(frame.atoms)
+        missing = abs(float(student.basis.integrals(expansion.coefficients, expansion.kinds).sum()) - frame.n_electrons)
+
+        def loss(kind: str, electron_weight: float) -> float:
+            fit = DensityFitConfig(loss=kind, electron_weight=electron_weight)
+            return float(frame_loss(student, frame, whole_grid, fit, mean_density))
+
+        assert 100 * loss("nmape", 0.0) == pytest.approx(nmape, rel=1e-9)
+        assert loss("l1", 0.0) == pytest.approx(nmape / 100 * mean_density, rel=1e-9)
+        assert missing > 0.1
+        assert loss("nmape", 2.0) - loss("nmape", 0.0) == pytest.approx(2 * missing / frame.n_electrons, rel=1e-9)
+    with pytest.raises(ValueError, match="training.loss"):
+        DensityFitConfig(loss="mae")
 
 
 def test_weight_average_pairs_weights_by_name(tmp_path):
