@@ -182,7 +182,8 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
         mts=mts,
     )
     print(f"training {directory.name} ...", flush=True)
-    # Resuming finds nothing but a reused stage 1, which has spent its time budget already.
+    # A stage 1 already there (copied, or from an interrupted run) is continued, not repeated;
+    # a copied one has spent its time budget and ends at once.
     train_from_config(config, resume=(directory / FAST_DIRECTORY / "last.pt").is_file())
     return best
 
