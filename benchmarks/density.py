@@ -26,6 +26,7 @@ from asetools.density_grid import DensityGrid
 from asetools.models.density_field import density_on_grid
 from asetools.models.density_model import DensityModel
 from asetools.training.density import (
+    LOSS_UNITS,
     DensityDataConfig,
     DensityFitConfig,
     DensityRunConfig,
@@ -127,7 +128,7 @@ def main() -> None:
     parser.add_argument("--extra-training", nargs="*", default=[], metavar="DATASET",
                         help="datasets whose frames only join the training part (see density_molecules.py)")
     parser.add_argument("--learning-rate", type=float, default=5e-3, help="initial learning rate")
-    parser.add_argument("--loss", choices=["l1", "nmape", "l2"], default="l1", help="training.loss (see DensityFitConfig)")
+    parser.add_argument("--loss", choices=list(LOSS_UNITS), default="l1", help="training.loss (see DensityFitConfig)")
     parser.add_argument("--initial-model", default=None, metavar="CHECKPOINT",
                         help="fine-tune this density checkpoint (one size) instead of training from scratch")
     parser.add_argument("--learn-exponent-scale", action="store_true",
