@@ -153,7 +153,7 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
     and the rest on stage 2; with ``args.reuse_fast`` its stage 1 is that run's, copied.
     """
     best = directory / "best.pt"
-    if best.is_file():
+    if best.is_file() and not args.continue_training:
         print(f"reusing {best}", flush=True)
         return best
     seconds, seed, fast_kind, fast_seconds = args.train_seconds, args.seed, args.fast_kind, args.fast_seconds
@@ -182,9 +182,11 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
         mts=mts,
     )
     print(f"training {directory.name} ...", flush=True)
-    # A stage 1 already there (copied, or from an interrupted run) is continued, not repeated;
-    # a copied one has spent its time budget and ends at once.
-    train_from_config(config, resume=(directory / FAST_DIRECTORY / "last.pt").is_file())
+    # A run already there (a stage 1 copied, a run interrupted, or one continued with
+    # --continue-training) goes on from its last.pt up to its budget, which counts the time
+    # it has already spent; a copied stage 1 has spent its budget and ends at once.
+    started = directory / (FAST_DIRECTORY if mts is not None else "") / "last.pt"
+    train_from_config(config, resume=started.is_file())
     return best
 
 
@@ -241,6 +243,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--extra-train", nargs="+", default=[], metavar="FILE", help="extxyz frames added to training")
     parser.add_argument("--weights", type=float, nargs="+", help="cu 0.1 1 10, molecules 1 10")
     parser.add_argument("--size", choices=sorted(SLOW_SIZES), default="small", help="single and slow model")
+    parser.add_argument(
+        "--continue-training", action="store_true",
+        help="train finished models further, up to --train-seconds in all, instead of reusing them "
+        "(give a pair the --fast-seconds it had, or its stage 1 trains on too)",
+    )
     parser.add_argument("--reuse-fast", metavar="PAIR_DIR", help="copy stage 1 (the fast model) from this trained pair")
     parser.add_argument("--fast-kind", choices=sorted(FAST_MODELS), default="allegro", help="the fast model")
     parser.add_argument("--fast-r-max", type=float, help="Å (cu 3.5, molecules 3.0)")
