@@ -133,6 +133,9 @@ def main() -> None:
                         help="fine-tune this density checkpoint (one size) instead of training from scratch")
     parser.add_argument("--learn-exponent-scale", action="store_true",
                         help="predict a scale on every centre's exponents (the recipe's fine-tuning step)")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue each size's run in --output from its last.pt; --minutes is the whole "
+                             "run's budget (the learning rate anneals over all of it), so a long run can span sessions")
     parser.add_argument("--output", default="runs/density_benchmark")
     parser.add_argument("--figure", default=str(Path(__file__).parent / "figures" / "density_slice.png"))
     args = parser.parse_args()
@@ -156,7 +159,7 @@ def main() -> None:
             model={**SIZES[size], "learn_exponent_scale": args.learn_exponent_scale},
             training=DensityFitConfig(
                 epochs=args.epochs, points_per_frame=args.points_per_frame, max_seconds=60 * budget, schedule="time",
-                learning_rate=args.learning_rate, loss=args.loss, device=args.device, resume=False, initial_model=args.initial_model,
+                learning_rate=args.learning_rate, loss=args.loss, device=args.device, resume=args.resume, initial_model=args.initial_model,
             ),
             output_directory=f"{args.output}/{size}",
         )
