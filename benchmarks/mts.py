@@ -205,6 +205,8 @@ def reuse_stage1(source: Path, directory: Path, fast_seconds: float) -> None:
     budget = read_checkpoint(last)["training_state"]["config"]["max_seconds"]
     if budget != fast_seconds:
         raise SystemExit(f"--reuse-fast: {source}'s fast model trained for {budget} s, this run gives it {fast_seconds:g} s")
+    if (directory / FAST_DIRECTORY / "last.pt").is_file():
+        return  # copied when this run started; it is being resumed or continued
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(stage1, directory / FAST_DIRECTORY, dirs_exist_ok=True)
     print(f"stage 1 copied from {stage1}", flush=True)
