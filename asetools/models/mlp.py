@@ -14,7 +14,8 @@ class ScalarMLP(torch.nn.Sequential):
 
     Without biases a zero input gives a zero output, so features that vanish at the
     cutoff keep vanishing through the network. Weights start as ``N(0, 1/fan_in)``,
-    which keeps activations of order one.
+    so a linear layer keeps the second moment of its input; each SiLU then shrinks it
+    (to about 0.36 for unit-normal input), so deep stacks start with small outputs.
 
     Args:
         in_features: input width.
