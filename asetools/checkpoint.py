@@ -29,7 +29,9 @@ __all__ = [
 ]
 
 FORMAT_NAME = "asetools-checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# Version 2: Allegro configs have ``normalize_activation`` (new models: True). Models
+# in version 1 files were built with plain SiLU, so reading one sets it to False.
 _REQUIRED = ("format", "format_version", "kind", "config", "species", "cutoff", "state_dict")
 
 
@@ -114,7 +116,21 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint {path} has format version {payload['format_version']}, newer than this "
             f"asetools {__version__} reads ({FORMAT_VERSION}); upgrade asetools"
         )
+    if payload["format_version"] < 2:
+        payload["config"] = _plain_silu_config(payload["kind"], payload["config"])
     return payload
+
+
+def _plain_silu_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` of a version-1 model of ``kind`` with the plain SiLU it was built with made explicit."""
+    if kind == "allegro":
+        return {"normalize_activation": False, **config}
+    if kind == "mts":
+        return {
+            name: {**part, "config": _plain_silu_config(part["kind"], part["config"])} if name in ("fast", "slow") else part
+            for name, part in config.items()
+        }
+    return config
 
 
 def load_checkpoint(path: str | os.PathLike) -> EnergyModel:

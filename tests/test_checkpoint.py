@@ -102,3 +102,59 @@ def test_weights_from_another_version_name_both_versions(tmp_path):
     torch.save({**payload, "state_dict": state, "asetools_version": "0.1.0"}, path)
     with pytest.raises(ValueError, match=r"do not fit the allegro config \(written by asetools 0\.1\.0.*retraining"):
         load_checkpoint(path)
+
+
+def _as_version_1(path):
+    """Rewrite the checkpoint at ``path`` as version 1 wrote it: no ``normalize_activation`` anywhere."""
+    payload = torch.load(path, weights_only=True)
+
+    def strip(config):
+        config = {k: v for k, v in config.items() if k != "normalize_activation"}
+        for part in ("fast", "slow"):
+            if isinstance(config.get(part), dict):
+                config[part] = {**config[part], "config": strip(config[part]["config"])}
+        return config
+
+    torch.save({**payload, "format_version": 1, "config": strip(payload["config"])}, path)
+
+
+def test_version_1_allegro_loads_with_the_plain_silu_it_was_trained_with(tmp_path):
+    from tests.conftest import small_allegro
+
+    atoms = rattled_argon()
+    atoms.set_chemical_symbols(["Cu"] * len(atoms))
+    plain = small_allegro(1, species=("Cu",), normalize_activation=False).double()
+    path = save_checkpoint(plain, tmp_path / "old.pt")
+    _as_version_1(path)
+    assert "normalize_activation" not in torch.load(path, weights_only=True)["config"]
+    loaded = load_checkpoint(path)
+    assert loaded.config.normalize_activation is False
+    expected = PotentialCalc(plain).get_potential_energy(atoms)
+    assert PotentialCalc(loaded).get_potential_energy(atoms) == pytest.approx(expected, abs=1e-12)
+    # the same weights under the new default would give another energy: the flag matters
+    scaled = small_allegro(1, species=("Cu",)).double()
+    scaled.load_state_dict(plain.state_dict())
+    assert abs(PotentialCalc(scaled).get_potential_energy(atoms) - expected) > 1e-3
+
+
+def test_version_1_mts_pair_parts_load_with_plain_silu(tmp_path):
+    from asetools.models import MTSPair
+    from tests.conftest import small_allegro
+
+    fast = small_allegro(1, species=("Cu",), r_max=3.0, normalize_activation=False)
+    slow = small_allegro(1, species=("Cu",), normalize_activation=False)
+    path = save_checkpoint(MTSPair.from_parts(fast, slow), tmp_path / "pair.pt")
+    _as_version_1(path)
+    config = read_checkpoint(path)["config"]
+    assert config["fast"]["config"]["normalize_activation"] is False
+    assert config["slow"]["config"]["normalize_activation"] is False
+    loaded = load_checkpoint(path)
+    assert not loaded.fast.config.normalize_activation and not loaded.slow.config.normalize_activation
+
+
+def test_new_checkpoints_keep_the_normalised_activation(tmp_path):
+    from tests.conftest import small_allegro
+
+    path = save_checkpoint(small_allegro(1, species=("Cu",)), tmp_path / "new.pt")
+    assert read_checkpoint(path)["format_version"] == 2
+    assert load_checkpoint(path).config.normalize_activation is True

@@ -85,6 +85,11 @@ class AllegroConfig:
         zbl: add the ZBL screened nuclear repulsion (:mod:`.zbl`, cut off at ``r_max``
             with the same envelope) as a fixed prior under the learned energy, so that
             atoms pushed closer than the data ever had them are repelled.
+        normalize_activation: scale every MLP's SiLU to a unit second moment
+            (:class:`~asetools.models.mlp.NormalizedSiLU`, as nequip-allegro does).
+            With plain SiLU a fresh model's forces start at 1-2 % of the energy
+            scale and deep models sit still for many epochs before they learn.
+            Checkpoints written before this option existed load with ``False``.
     """
 
     species: list[str]
@@ -104,6 +109,7 @@ class AllegroConfig:
     per_species_energy_scales: list[float] | None = None
     per_species_energy_shifts: list[float] | None = None
     zbl: bool = False
+    normalize_activation: bool = True
 
     def __post_init__(self):
         self.species = check_species(self.species)
@@ -182,7 +188,10 @@ class AllegroLayer(torch.nn.Module):
         if self.output_irreps[0] != (0, 1):
             raise RuntimeError("internal: scalars must come first among the output irreps")
         self.latent_mlp = ScalarMLP(
-            config.num_scalar_features + channels, config.latent_mlp_hidden, config.num_scalar_features
+            config.num_scalar_features + channels,
+            config.latent_mlp_hidden,
+            config.num_scalar_features,
+            normalize_activation=config.normalize_activation,
         )
         self.env_normalisation = config.avg_num_neighbors**-0.5
         self.channels = channels
@@ -275,7 +284,9 @@ class Allegro(LocalEnergyModel):
         torch.nn.init.normal_(self.radial_projection.weight, std=config.num_bessels**-0.5)
         self.centre_embedding = torch.nn.Embedding(num_species, scalars // 2)
         self.neighbour_embedding = torch.nn.Embedding(num_species, scalars // 2)
-        self.two_body_mlp = ScalarMLP(scalars, config.two_body_mlp_hidden, scalars)
+        self.two_body_mlp = ScalarMLP(
+            scalars, config.two_body_mlp_hidden, scalars, normalize_activation=config.normalize_activation
+        )
         self.sh_irreps = spherical_harmonic_irreps(config.l_max)
         degree_of_component = [l for l, _ in self.sh_irreps for _ in range(2 * l + 1)]
         self.register_buffer("degree_of_component", torch.tensor(degree_of_component), persistent=False)
@@ -287,7 +298,9 @@ class Allegro(LocalEnergyModel):
             layers.append(AllegroLayer(config, irreps, output_irreps))
             irreps = layers[-1].output_irreps
         self.layers = torch.nn.ModuleList(layers)
-        self.readout_mlp = ScalarMLP(scalars, config.readout_mlp_hidden, 1)
+        self.readout_mlp = ScalarMLP(
+            scalars, config.readout_mlp_hidden, 1, normalize_activation=config.normalize_activation
+        )
         self.edge_sum_normalisation = (2.0 * config.avg_num_neighbors) ** -0.5
         self.scale_shift = PerSpeciesScaleShift(config.per_species_energy_scales, config.per_species_energy_shifts)
         self.zbl = ZBLRepulsion(config.species, config.r_max, config.polynomial_cutoff_p) if config.zbl else None

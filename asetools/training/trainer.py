@@ -25,7 +25,7 @@ from .._optional import optional_import
 from ..checkpoint import read_checkpoint, save_checkpoint
 from ..config import to_dict
 from ..models import EnergyModel, Potential
-from .config import TrainingConfig
+from .config import NORMALISATION_FIELDS, TrainingConfig
 from .log import write_learning_curves, write_metrics_csv
 from .distributed import ProcessGroup, current_group, process_device
 from .loss import BatchCounts, LossWeights, loss_terms, predict, total_loss
@@ -407,4 +407,25 @@ class Trainer:
         state = payload.get("training_state")
         if state is None:
             raise ValueError(f"{path} holds a model but no training state; resume from a run's {LAST_CHECKPOINT}")
+        changed = _changed_model_settings(payload["config"], self.model.config_dict())
+        if changed:
+            details = ", ".join(f"{name}: {old!r} -> {new!r}" for name, old, new in changed)
+            raise ValueError(
+                f"cannot resume from {path}: the model settings changed ({details}); set them in the "
+                "model section as the checkpoint has them, or start a new run"
+            )
         self.load_state_dict(state, source=str(path))
+
+
+def _changed_model_settings(stored: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """``(name, stored, current)`` for each model setting that differs (nested parts searched; normalisation skipped)."""
+    changed = []
+    for name in sorted(set(stored) | set(current)):
+        if name in NORMALISATION_FIELDS:
+            continue
+        old, new = stored.get(name), current.get(name)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed += _changed_model_settings(old, new, f"{prefix}{name}.")
+        elif old != new:
+            changed.append((f"{prefix}{name}", old, new))
+    return changed

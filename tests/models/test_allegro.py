@@ -202,3 +202,28 @@ def test_bad_config_names_the_field(change, field):
     settings = {"species": ["Cu", "Au"], **change}
     with pytest.raises(ValueError, match=field):
         Allegro.from_config(settings)
+
+
+def test_normalised_silu_keeps_a_unit_second_moment():
+    from e3nn.math import normalize2mom
+
+    from asetools.models.mlp import NormalizedSiLU
+
+    activation = NormalizedSiLU()
+    # e3nn estimates the same factor by sampling (to about 0.2 %)
+    assert activation.scale == pytest.approx(float(normalize2mom(torch.nn.functional.silu).cst), rel=5e-3)
+    z = torch.randn(2_000_000, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert activation(z).pow(2).mean().item() == pytest.approx(1.0, abs=5e-3)
+
+
+@pytest.mark.parametrize("normalize, low, high", [(True, 0.4, 2.5), (False, 0.0, 0.1)])
+def test_deep_mlp_output_scale_at_initialisation(normalize, low, high):
+    from asetools.models.mlp import ScalarMLP
+
+    torch.manual_seed(0)
+    mlp = ScalarMLP(64, [256, 256, 256, 256], 64, normalize_activation=normalize)
+    x = torch.randn(4096, 64)
+    with torch.no_grad():
+        second_moment = mlp(x).pow(2).mean().item()
+    # plain SiLU shrinks the second moment about 0.36 per layer: 0.36**4 = 0.017
+    assert low < second_moment < high

@@ -141,3 +141,15 @@ def test_config_checks_name_the_field():
     with pytest.raises(ValueError, match="at least one"):
         LossWeights(0.0, 0.0, 0.0)
     assert math.isfinite(TrainingConfig().learning_rate)
+
+
+def test_resuming_with_changed_model_settings_is_refused(cu_frames, tmp_path):
+    first = make_trainer(cu_frames, tmp_path, epochs=1)
+    first.run()
+    stats = dataset_statistics(cu_frames, 4.0, ["Cu"])
+    model = small_allegro(1, species=("Cu",), num_layers=1, normalize_activation=False, **stats.normalisation())
+    samples = make_samples(cu_frames[:8], model.cutoff, model.species, torch.float64)
+    config = TrainingConfig(batch_size=3, dtype="float64", stress_weight=10.0, learning_rate=5e-3, epochs=2)
+    other = Trainer(model, samples, samples, config, directory=tmp_path / "other")
+    with pytest.raises(ValueError, match=r"model settings changed \(normalize_activation: True -> False\)"):
+        other.resume(tmp_path / "last.pt")
