@@ -46,6 +46,29 @@ def test_samples_the_temperature_and_the_harmonic_distribution():
     assert np.mean(temperatures) == pytest.approx(temperature_K, rel=0.03)
 
 
+def test_midstep_temperature_is_free_of_the_end_of_step_bias():
+    """Stiff oscillators at ω·δt = 0.78: end-of-step momenta are cold by (ω·δt)²/4, mid-step ones are not."""
+    n_atoms, temperature_K = 64, 500.0
+    atoms = Atoms(f"Ne{n_atoms}", positions=np.zeros((n_atoms, 3)))
+    anchors = np.zeros((n_atoms, 3))
+    calc = MTSCalc(HarmonicTether(anchors, k=80.0), HarmonicTether(anchors, k=2.0))
+    dyn = MTSLangevin(atoms, calc, 8 * units.fs, temperature_K=temperature_K, friction=0.02 / units.fs, n_inner=2, rng=3)
+    with pytest.raises(RuntimeError, match="no step"):
+        dyn.get_midstep_temperature()
+    dyn.run(200)
+    end, middle = [], []
+
+    def sample():
+        end.append(atoms.get_temperature())
+        middle.append(dyn.get_midstep_temperature())
+
+    dyn.attach(sample, interval=4)
+    dyn.run(3000)
+    omega_dt = np.sqrt(80.0 / atoms.get_masses()[0]) * 4 * units.fs
+    assert np.mean(end) == pytest.approx(temperature_K * (1 - omega_dt**2 / 4), rel=0.03)
+    assert np.mean(middle) == pytest.approx(temperature_K, rel=0.03)
+
+
 def test_same_seed_same_trajectory_and_fixed_atoms_stay():
     runs = []
     for _ in range(2):
