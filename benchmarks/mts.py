@@ -161,16 +161,18 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
     seconds, seed, fast_kind, fast_seconds = args.train_seconds, args.seed, args.fast_kind, args.fast_seconds
     mts = None
     stage2 = seconds
+    activation = {"normalize_activation": False} if args.plain_silu else {}
     if weight is not None:
+        fast_options = {"r_max": args.fast_r_max, **FAST_MODELS[fast_kind], **(activation if fast_kind == "allegro" else {})}
+        if args.reuse_fast is not None:
+            fast_options.update(reuse_stage1(Path(args.reuse_fast), directory, fast_seconds))
         mts = MTSSection(
-            fast_model=ModelSection(kind=fast_kind, options={"r_max": args.fast_r_max, **FAST_MODELS[fast_kind]}),
+            fast_model=ModelSection(kind=fast_kind, options=fast_options),
             fast_training=training_section(fast_seconds, seed),
             fast_force_weight=weight,
             probe_steps=0,
         )
         stage2 = seconds - fast_seconds
-        if args.reuse_fast is not None:
-            reuse_stage1(Path(args.reuse_fast), directory, fast_seconds)
     config = TrainRunConfig(
         data=DataConfig(
             train_file=files.train,
@@ -178,7 +180,7 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
             split_seed=seed,
             isolated_atoms_file=files.isolated_atoms,
         ),
-        model=ModelSection(kind="allegro", options=dict(SLOW_SIZES[args.size])),
+        model=ModelSection(kind="allegro", options={**SLOW_SIZES[args.size], **activation}),
         training=training_section(stage2, seed, args.size),
         output=OutputConfig(directory=str(directory), plot_every=0),
         mts=mts,
@@ -192,24 +194,30 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
     return best
 
 
-def reuse_stage1(source: Path, directory: Path, fast_seconds: float) -> None:
+def reuse_stage1(source: Path, directory: Path, fast_seconds: float) -> dict[str, bool]:
     """Copy the finished stage 1 (fast model alone) of the pair run ``source`` into ``directory``.
 
     The fast model must have had the budget this run would give it, so that the pair
-    still spends the same total time as the single model.
+    still spends the same total time as the single model. Returns the fast model's
+    activation setting as that run built it (fast Allegro models trained before
+    ``normalize_activation`` existed have plain SiLU), to build this run's the same way.
     """
     stage1 = source / FAST_DIRECTORY
     last = stage1 / "last.pt"
     if not last.is_file():
         raise SystemExit(f"--reuse-fast: {last} does not exist; give the directory of a trained pair")
-    budget = read_checkpoint(last)["training_state"]["config"]["max_seconds"]
+    payload = read_checkpoint(last)
+    budget = payload["training_state"]["config"]["max_seconds"]
     if budget != fast_seconds:
         raise SystemExit(f"--reuse-fast: {source}'s fast model trained for {budget} s, this run gives it {fast_seconds:g} s")
+    stored = payload["config"]
+    activation = {"normalize_activation": stored["normalize_activation"]} if "normalize_activation" in stored else {}
     if (directory / FAST_DIRECTORY / "last.pt").is_file():
-        return  # copied when this run started; it is being resumed or continued
+        return activation  # copied when this run started; it is being resumed or continued
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copytree(stage1, directory / FAST_DIRECTORY, dirs_exist_ok=True)
     print(f"stage 1 copied from {stage1}", flush=True)
+    return activation
 
 
 def with_extra_training(files: DataFiles, extra: list[str], work: Path) -> DataFiles:
@@ -253,6 +261,12 @@ def parse_arguments() -> argparse.Namespace:
         "(give a pair the --fast-seconds it had, or its stage 1 trains on too)",
     )
     parser.add_argument("--reuse-fast", metavar="PAIR_DIR", help="copy stage 1 (the fast model) from this trained pair")
+    parser.add_argument(
+        "--plain-silu",
+        action="store_true",
+        help="build the Allegro models with plain SiLU (normalize_activation: false), as runs before "
+        "2026-12-06 did; needed to continue them",
+    )
     parser.add_argument("--fast-kind", choices=sorted(FAST_MODELS), default="allegro", help="the fast model")
     parser.add_argument("--fast-r-max", type=float, help="Å (cu 3.5, molecules 3.0)")
     parser.add_argument("--timesteps", type=float, nargs="+", help="fs (cu 2-10, molecules 0.5-2)")
