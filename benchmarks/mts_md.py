@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms, units
@@ -18,9 +18,31 @@ from asetools.integrators import MTSLangevin, MTSVelocityVerlet
 FRICTION_PER_FS = 0.01
 
 
+class MidstepLangevinBAOAB(LangevinBAOAB):
+    """ASE's ``LangevinBAOAB`` that also reports the kinetic temperature right after its O step.
+
+    The same estimate as :meth:`asetools.integrators.MTSLangevin.get_midstep_temperature`,
+    so that a single model and a pair are measured alike (without a barostat only).
+    """
+
+    def _BAOAB_OU(self, drag_gamma_mod=0.0):
+        super()._BAOAB_OU(drag_gamma_mod)
+        self._midstep_kinetic_energy = self.atoms.get_kinetic_energy()
+
+    def get_midstep_temperature(self) -> float:
+        if not hasattr(self, "_midstep_kinetic_energy"):
+            raise RuntimeError("get_midstep_temperature: no step has been taken yet")
+        return 2.0 * self._midstep_kinetic_energy / (self.atoms.get_number_of_degrees_of_freedom() * units.kB)
+
+
 @dataclass
 class Run:
-    """What one MD run recorded every ``record_fs``: total energies (eV/atom), temperatures (K), positions (Å)."""
+    """What one MD run recorded every ``record_fs``: total energies (eV/atom), temperatures (K), positions (Å).
+
+    ``temperatures`` are at the end of each recorded step (``atoms.get_temperature()``,
+    what the total energy holds); under Langevin, ``midstep_temperatures`` are right
+    after the O step (free of BAOAB's end-of-step bias; empty otherwise).
+    """
 
     record_fs: float
     energies: np.ndarray
@@ -28,6 +50,7 @@ class Run:
     positions: np.ndarray
     wall_seconds: float
     exploded: bool = False
+    midstep_temperatures: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def simulated_ps(self) -> float:
@@ -72,11 +95,14 @@ def md_run(
     every = round(record_fs / step_fs)
     if abs(every * step_fs - record_fs) > 1e-9 or every < 1:
         raise ValueError(f"the recording interval {record_fs} fs is not a multiple of the step {step_fs} fs")
-    energies, temperatures, positions = [], [], []
+    energies, temperatures, positions, midstep = [], [], [], []
+    has_midstep = hasattr(dynamics, "get_midstep_temperature")
 
     def record():
         energies.append(atoms.get_total_energy() / len(atoms))
         temperatures.append(atoms.get_temperature())
+        if has_midstep and dynamics.nsteps > 0:
+            midstep.append(dynamics.get_midstep_temperature())
         positions.append(atoms.get_positions())
         if not np.isfinite(energies[-1]) or 1e3 * abs(energies[-1] - energies[0]) > explosion_meV:
             raise _Exploded
@@ -100,7 +126,7 @@ def md_run(
     finally:  # the same dynamics may run again (production after equilibration)
         dynamics.observers = [observer for observer in dynamics.observers if observer[0] is not record]
     wall = time.perf_counter() - started
-    return Run(record_fs, np.array(energies), np.array(temperatures), np.array(positions), wall, exploded)
+    return Run(record_fs, np.array(energies), np.array(temperatures), np.array(positions), wall, exploded, np.array(midstep))
 
 
 def integrator(
@@ -119,7 +145,7 @@ def integrator(
         atoms.calc = calc
         if temperature_K is None:
             return VelocityVerlet(atoms, step_fs * units.fs)
-        return LangevinBAOAB(atoms, step_fs * units.fs, temperature_K=temperature_K, T_tau=1.0 / friction, rng=seed)
+        return MidstepLangevinBAOAB(atoms, step_fs * units.fs, temperature_K=temperature_K, T_tau=1.0 / friction, rng=seed)
     outer = n_inner * step_fs * units.fs
     if temperature_K is None:
         return MTSVelocityVerlet(atoms, calc, outer, n_inner=n_inner)
