@@ -232,8 +232,9 @@ class MTSSection:
             ``model`` section's.
         fast_training: stage-1 settings (default: the ``training`` section's).
         fast_force_weight: weight of the fast model's own force error in the
-            stage-2 loss, in the units of ``training.forces_weight`` (it has no effect
-            with ``freeze_fast``).
+            stage-2 training loss, in the units of ``training.forces_weight`` (it has
+            no effect with ``freeze_fast``); the validation loss that drives the
+            schedule and picks ``best.pt`` is the pair's alone.
         freeze_fast: keep the fast model's weights from stage 1 fixed in stage 2 and
             train only the slow model on the residual.
         probe_steps: after training, ``asetools train`` runs this many MD steps of

@@ -112,6 +112,19 @@ def test_fast_force_term_is_the_fast_models_own_force_error(data_file):
     assert float(expected.detach()) > 0
 
 
+def test_validation_loss_is_the_pairs_own_without_the_fast_term(data_file):
+    """The schedule and the kept weights follow the pair's error; the fast term (several times larger) is left out."""
+    config = run_config(data_file, "unused")
+    frames = ase.io.read(data_file, ":4")
+    pair, _ = _untrained_pair(config, frames)
+    samples = make_samples(frames, pair.cutoff, pair.species, torch.float64)
+    trainer = MTSTrainer(pair, samples, samples, config=config.training, fast_force_weight=10.0)
+    plain = Trainer(pair, samples, samples, config=config.training)
+    metrics = trainer.validate()
+    assert metrics.fast_force_rmse > 0
+    assert trainer._validation_loss(metrics) == pytest.approx(plain._validation_loss(plain.validate()), rel=1e-12)
+
+
 def _untrained_pair(config, frames):
     data = TrainingData(label_frames(frames), [], ["Cu"], None)
     fast, _ = build_model(config, data, section=config.mts.fast_model)
