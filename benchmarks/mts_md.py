@@ -12,7 +12,7 @@ from ase import Atoms, units
 from ase.md.langevinbaoab import LangevinBAOAB
 from ase.md.verlet import VelocityVerlet
 
-from asetools.integrators import MTSLangevin, MTSVelocityVerlet
+from asetools.integrators import MTSLangevin, MTSVelocityVerlet, kinetic_temperature
 
 #: Langevin friction of the equilibration runs, 1/fs.
 FRICTION_PER_FS = 0.01
@@ -32,7 +32,7 @@ class MidstepLangevinBAOAB(LangevinBAOAB):
     def get_midstep_temperature(self) -> float:
         if not hasattr(self, "_midstep_kinetic_energy"):
             raise RuntimeError("get_midstep_temperature: no step has been taken yet")
-        return 2.0 * self._midstep_kinetic_energy / (self.atoms.get_number_of_degrees_of_freedom() * units.kB)
+        return kinetic_temperature(self.atoms, self._midstep_kinetic_energy)
 
 
 @dataclass

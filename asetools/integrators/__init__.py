@@ -10,7 +10,7 @@ Both integrators take a calculator that splits its forces into ``fast_forces`` a
 """
 
 from .force_sampling import sample_split_forces
-from .langevin import MTSLangevin
+from .langevin import MTSLangevin, kinetic_temperature
 from .respa import MTSVelocityVerlet, RESPAIntegrator
 
-__all__ = ["MTSLangevin", "MTSVelocityVerlet", "RESPAIntegrator", "sample_split_forces"]
+__all__ = ["MTSLangevin", "MTSVelocityVerlet", "RESPAIntegrator", "kinetic_temperature", "sample_split_forces"]

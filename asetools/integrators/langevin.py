@@ -7,7 +7,15 @@ from ase import Atoms, units
 
 from .respa import RESPAIntegrator
 
-__all__ = ["MTSLangevin"]
+__all__ = ["MTSLangevin", "kinetic_temperature"]
+
+
+def kinetic_temperature(atoms: Atoms, kinetic_energy: float) -> float:
+    """The temperature (K) of ``kinetic_energy`` (eV) shared by ``atoms``' degrees of freedom.
+
+    Counts them as ``atoms.get_temperature()`` does: 3 per atom, less what constraints remove.
+    """
+    return 2.0 * kinetic_energy / (atoms.get_number_of_degrees_of_freedom() * units.kB)
 
 
 def _check_temperature(temperature_K) -> float:
@@ -92,8 +100,7 @@ class MTSLangevin(RESPAIntegrator):
         """
         if not self._midstep_kinetic_energies:
             raise RuntimeError("get_midstep_temperature: no step has been taken yet; call run() or step() first")
-        kinetic = float(np.mean(self._midstep_kinetic_energies))
-        return 2.0 * kinetic / (self.atoms.get_number_of_degrees_of_freedom() * units.kB)
+        return kinetic_temperature(self.atoms, float(np.mean(self._midstep_kinetic_energies)))
 
     def set_temperature(self, temperature_K: float) -> None:
         """Change the bath temperature (kelvin) for the following steps."""

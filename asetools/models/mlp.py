@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -11,6 +12,7 @@ import torch
 __all__ = ["ScalarMLP", "NormalizedSiLU"]
 
 
+@functools.cache
 def _silu_second_moment(points: int = 80) -> float:
     """``E[silu(z)^2]`` for ``z ~ N(0, 1)``, by Gauss-Hermite quadrature (exact to round-off)."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(points)
