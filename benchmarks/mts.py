@@ -17,6 +17,9 @@ Systems (``--system``; see mts_systems.py):
    ``--train-seconds``; each pair (one per ``--weights`` value of
    ``mts.fast_force_weight``) for the same total: ``--fast-seconds`` (default a
    quarter) for stage 1 (the fast model alone), the rest for stage 2 (both together).
+   With ``--pair-epochs`` stage 2 runs that many epochs instead, whatever the time
+   (equal optimisation steps rather than equal seconds). Finished runs in ``--work``
+   are reused; interrupted ones go on from their ``last.pt``.
    ``--extra-train`` files (e.g. ``benchmarks/data/ethanol_active_round1.xyz``, frames
    from active learning) join the system's training set for every model; use a separate
    ``--work`` directory, since trained checkpoints there are reused.
@@ -155,7 +158,7 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
     and the rest on stage 2; with ``args.reuse_fast`` its stage 1 is that run's, copied.
     """
     best = directory / "best.pt"
-    if best.is_file() and not args.continue_training:
+    if is_finished(directory) and not args.continue_training:
         print(f"reusing {best}", flush=True)
         return best
     seconds, seed, fast_kind, fast_seconds = args.train_seconds, args.seed, args.fast_kind, args.fast_seconds
@@ -173,6 +176,9 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
             probe_steps=0,
         )
         stage2 = seconds - fast_seconds
+    training = training_section(stage2, seed, args.size)
+    if weight is not None and args.pair_epochs is not None:
+        training = dataclasses.replace(training, epochs=args.pair_epochs, max_seconds=None)
     config = TrainRunConfig(
         data=DataConfig(
             train_file=files.train,
@@ -181,7 +187,7 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
             isolated_atoms_file=files.isolated_atoms,
         ),
         model=ModelSection(kind="allegro", options={**SLOW_SIZES[args.size], **activation}),
-        training=training_section(stage2, seed, args.size),
+        training=training,
         output=OutputConfig(directory=str(directory), plot_every=0),
         mts=mts,
     )
@@ -192,6 +198,21 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
     started = directory / (FAST_DIRECTORY if mts is not None else "") / "last.pt"
     train_from_config(config, resume=started.is_file())
     return best
+
+
+def is_finished(directory: Path) -> bool:
+    """Whether the run in ``directory`` ended (its ``best.pt`` is final), rather than being interrupted.
+
+    Runs written before ``last.pt`` recorded why they stopped count as finished when
+    they have a ``best.pt``.
+    """
+    best, last = directory / "best.pt", directory / "last.pt"
+    if not best.is_file():
+        return False
+    if not last.is_file():
+        return True
+    state = read_checkpoint(last)["training_state"]
+    return bool(state.get("stop_reason", "finished before stop reasons were stored"))
 
 
 def reuse_stage1(source: Path, directory: Path, fast_seconds: float) -> dict[str, bool]:
@@ -259,6 +280,11 @@ def parse_arguments() -> argparse.Namespace:
         "--continue-training", action="store_true",
         help="train finished models further, up to --train-seconds in all, instead of reusing them "
         "(give a pair the --fast-seconds it had, or its stage 1 trains on too)",
+    )
+    parser.add_argument(
+        "--pair-epochs", type=int,
+        help="stage 2 of each pair ends after this many epochs instead of at the time budget (e.g. the "
+        "single model's epoch count: a stage-2 epoch costs more, two models on 9-atom molecules)",
     )
     parser.add_argument("--reuse-fast", metavar="PAIR_DIR", help="copy stage 1 (the fast model) from this trained pair")
     parser.add_argument(

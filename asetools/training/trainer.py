@@ -346,7 +346,11 @@ class Trainer:
             write_learning_curves(self.result.history, self.directory / "learning_curves.png")
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything that changes during training, as plain values and tensors."""
+        """Everything that changes during training, as plain values and tensors.
+
+        ``stop_reason`` is empty in the ``last.pt`` of a run that is still going or was
+        interrupted, and says why it ended in that of a finished run.
+        """
         result = self.result
         return {
             "config": to_dict(self.config),
@@ -364,6 +368,7 @@ class Trainer:
             "final": None if result.final is None else to_dict(result.final),
             "best_epoch": result.best_epoch,
             "seconds": result.seconds,
+            "stop_reason": result.stop_reason,
             "metadata": dict(self.metadata),
         }
 
@@ -396,6 +401,7 @@ class Trainer:
             final=self._metrics_or_none(state["final"]),
             best_epoch=int(state["best_epoch"]),
             seconds=float(state["seconds"]),
+            stop_reason=str(state.get("stop_reason", "")),
         )
 
     def _metrics_or_none(self, payload: dict[str, Any] | None) -> ErrorMetrics | None:

@@ -53,6 +53,22 @@ def test_interrupted_and_resumed_run_equals_the_uninterrupted_run(cu_frames, tmp
     assert whole.optimiser.state_dict()["state"][0]["step"] == resumed.optimiser.state_dict()["state"][0]["step"]
 
 
+def test_last_checkpoint_tells_a_finished_run_from_an_interrupted_one(cu_frames, tmp_path, monkeypatch):
+    written = []
+    write_progress = Trainer._write_progress
+
+    def recording_write_progress(self, final):
+        write_progress(self, final)
+        written.append((final, read_checkpoint(tmp_path / "last.pt")["training_state"]["stop_reason"]))
+
+    monkeypatch.setattr(Trainer, "_write_progress", recording_write_progress)
+    make_trainer(cu_frames, tmp_path, epochs=2).run()
+    assert written == [(False, ""), (False, ""), (True, "reached 2 epochs")]
+    resumed = make_trainer(cu_frames, tmp_path, epochs=2)
+    resumed.resume(tmp_path / "last.pt")
+    assert resumed.result.stop_reason == "reached 2 epochs"
+
+
 def test_resume_refuses_changed_settings_and_a_model_only_file(cu_frames, tmp_path):
     make_trainer(cu_frames, tmp_path, epochs=1).run()
     other = make_trainer(cu_frames, epochs=3, learning_rate=1e-3)
