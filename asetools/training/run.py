@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,8 +115,21 @@ def build_model(
 
 
 def _write_config(config: TrainRunConfig, path: Path) -> None:
+    """Write ``config`` so that :func:`load_train_config` of ``path`` gives the same run back.
+
+    File names are written absolute (a loaded file's relative names are taken
+    relative to its own directory), and a run without uncertainty says
+    ``uncertainty: false`` (a bare ``uncertainty:`` turns the section on).
+    """
+    data = to_dict(config)
+    for name in ("train_file", "validation_file", "isolated_atoms_file"):
+        if data["data"][name] is not None:
+            data["data"][name] = os.path.abspath(data["data"][name])
+    data["output"]["directory"] = os.path.abspath(data["output"]["directory"])
+    if data["uncertainty"] is None:
+        data["uncertainty"] = False
     with atomic_path(path) as temporary:
-        temporary.write_text(yaml.safe_dump(to_dict(config), sort_keys=False), encoding="utf-8")
+        temporary.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
 
 
 def train_from_config(config: TrainRunConfig, resume: bool = False, progress: bool = False) -> tuple[EnergyModel, FitResult]:

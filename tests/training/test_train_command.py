@@ -7,6 +7,8 @@ import yaml
 
 from asetools.calculators import AllegroCalc
 from asetools.cli import main
+from asetools.config import to_dict
+from asetools.training.config import load_train_config
 
 
 def write_config(directory, data_file, **training):
@@ -30,13 +32,17 @@ def write_config(directory, data_file, **training):
     return path
 
 
-def test_train_resume_and_evaluate(tmp_path, data_file, capsys):
+def test_train_resume_and_evaluate(tmp_path, data_file, capsys, monkeypatch):
     config = write_config(tmp_path, data_file)
     assert main(["train", str(config), "--epoch-log"]) == 0
     out = capsys.readouterr().out
     assert "kept epoch" in out and "forces on Cu" in out
     for name in ("best.pt", "last.pt", "metrics.csv", "learning_curves.png", "config.yaml"):
         assert (tmp_path / "run" / name).exists(), name
+    # The run's config.yaml gives the same run back, read from anywhere.
+    monkeypatch.chdir(tmp_path / "run")
+    assert to_dict(load_train_config("config.yaml")) == to_dict(load_train_config(config))
+    monkeypatch.chdir(tmp_path)
     # A second start would overwrite the run: refused; --resume continues it.
     assert main(["train", str(config)]) == 2
     assert "--resume" in capsys.readouterr().err
