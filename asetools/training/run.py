@@ -121,10 +121,9 @@ def _write_config(config: TrainRunConfig, path: Path) -> None:
     relative to its own directory), and a run without uncertainty says
     ``uncertainty: false`` (a bare ``uncertainty:`` turns the section on).
     """
-    data = to_dict(config)
-    for name in ("train_file", "validation_file", "isolated_atoms_file"):
-        if data["data"][name] is not None:
-            data["data"][name] = os.path.abspath(data["data"][name])
+    data_section = dataclasses.replace(config.data)
+    data_section.resolve_paths(os.getcwd())
+    data = to_dict(dataclasses.replace(config, data=data_section))
     data["output"]["directory"] = os.path.abspath(data["output"]["directory"])
     if data["uncertainty"] is None:
         data["uncertainty"] = False
