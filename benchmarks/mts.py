@@ -151,6 +151,11 @@ def training_section(seconds: float, seed: int, size: str = "small") -> Training
     )
 
 
+def slow_scale_choice(text: str) -> str | float:
+    """``--slow-scale``: a name as given, anything else as a number in eV."""
+    return text if text in ("residual", "reference") else float(text)
+
+
 def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: float | None) -> Path:
     """Train the single model (``weight`` None) or a pair; returns its best checkpoint (reused if present).
 
@@ -173,6 +178,7 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
             fast_model=ModelSection(kind=fast_kind, options=fast_options),
             fast_training=training_section(fast_seconds, seed),
             fast_force_weight=weight,
+            slow_energy_scale=args.slow_scale,
             probe_steps=0,
         )
         stage2 = seconds - fast_seconds
@@ -285,6 +291,10 @@ def parse_arguments() -> argparse.Namespace:
         "--pair-epochs", type=int,
         help="stage 2 of each pair ends after this many epochs instead of at the time budget (e.g. the "
         "single model's epoch count: a stage-2 epoch costs more, two models on 9-atom molecules)",
+    )
+    parser.add_argument(
+        "--slow-scale", type=slow_scale_choice, default="residual",
+        help="mts.slow_energy_scale of each pair: residual, reference or eV (default residual)",
     )
     parser.add_argument("--reuse-fast", metavar="PAIR_DIR", help="copy stage 1 (the fast model) from this trained pair")
     parser.add_argument(

@@ -219,8 +219,8 @@ class MTSSection:
 
     With this section the ``model`` section is the slow model. Stage 1 trains the
     fast model alone on the reference data (in ``<output.directory>/fast/``).
-    Stage 2 adds the slow model, normalised to the residual the fast model leaves
-    (no energy shifts; the residual force RMS as its energy scale), and trains the
+    Stage 2 adds the slow model (no energy shifts; its energy scale set by
+    ``slow_energy_scale``), and trains the
     pair so that fast + slow fits the reference, with ``training``'s settings and
     the extra loss term ``fast_force_weight * mean((F_fast - F_ref)²)`` that keeps
     the stiff forces in the fast model and the slow force smooth. The run's
@@ -237,6 +237,13 @@ class MTSSection:
             schedule and picks ``best.pt`` is the pair's alone.
         freeze_fast: keep the fast model's weights from stage 1 fixed in stage 2 and
             train only the slow model on the residual.
+        slow_energy_scale: the slow model's per-atom energy scale (the fixed factor
+            on its network output): ``"residual"``, the RMS of a force component the
+            fast model leaves unexplained on the training split after stage 1;
+            ``"reference"``, the RMS of a reference force component (what a single
+            model gets), which lets the slow model reach large corrections, e.g. on
+            strongly compressed bonds where the fast model misses by several times
+            the residual RMS; or a number in eV.
         probe_steps: after training, ``asetools train`` runs this many MD steps of
             ``probe_timestep_fs`` at ``probe_temperature_K`` with the pair from the first
             validation structure and reports how much the fast and slow forces change
@@ -249,6 +256,7 @@ class MTSSection:
     fast_training: TrainingConfig | None = None
     fast_force_weight: float = 1.0
     freeze_fast: bool = False
+    slow_energy_scale: Literal["residual", "reference"] | float = "residual"
     probe_steps: int = 400
     probe_timestep_fs: float = 0.5
     probe_temperature_K: float = 300.0
@@ -256,6 +264,12 @@ class MTSSection:
     def __post_init__(self):
         if self.fast_force_weight < 0:
             raise ValueError(f"mts.fast_force_weight: must not be negative, got {self.fast_force_weight}")
+        scale = self.slow_energy_scale
+        if scale not in ("residual", "reference") and (isinstance(scale, (str, bool)) or not scale > 0):
+            raise ValueError(
+                f"mts.slow_energy_scale: expected 'residual', 'reference' or a positive energy in eV, "
+                f"got {scale!r}"
+            )
         if self.probe_steps < 0:
             raise ValueError(f"mts.probe_steps: must not be negative, got {self.probe_steps}")
         if not 0 < self.probe_timestep_fs <= 1.0:

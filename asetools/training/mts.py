@@ -76,8 +76,8 @@ def residual_normalisation(force_rms: float, num_species: int) -> dict[str, list
     """Normalisation fields of a model that learns a residual: no energy shifts, ``force_rms`` as scale.
 
     The fast model already carries the per-species energy shifts; the slow model's
-    output starts at the size of the force the fast model leaves unexplained (1 eV
-    when that is zero).
+    output starts at the size ``force_rms`` (eV/Å, taken as eV per atom), e.g. that
+    of the force the fast model leaves unexplained (1 eV when it is zero).
     """
     scale = force_rms if force_rms > 0 else 1.0
     return {

@@ -251,6 +251,15 @@ def _run_stage(trainer: Trainer, directory: Path, resume: bool, group: ProcessGr
     return trainer.run()
 
 
+def _slow_energy_scale(choice: str | float, residual_force_rms: float, statistics: DatasetStatistics) -> float:
+    """The slow model's energy scale in eV for ``mts.slow_energy_scale`` (see :class:`MTSSection`)."""
+    if choice == "residual":
+        return residual_force_rms
+    if choice == "reference":
+        return statistics.force_rms
+    return float(choice)
+
+
 def _train_pair(
     config: TrainRunConfig, data: TrainingData, group: ProcessGroup, resume: bool, progress: bool
 ) -> tuple[MTSPair, FitResult]:
@@ -286,7 +295,10 @@ def _train_pair(
                 f"{1e3 * fast_result.final.force_mae:.1f} meV/Å; residual force RMS {residual:.3f} eV/Å "
                 f"of {fast_statistics.force_rms:.3f}. Stage 2: the fast and slow models together"
             )
-    normalisation = residual_normalisation(stage1["residual_force_rms_eV_per_A"], len(data.species))
+    slow_scale = _slow_energy_scale(mts.slow_energy_scale, stage1["residual_force_rms_eV_per_A"], fast_statistics)
+    normalisation = residual_normalisation(slow_scale, len(data.species))
+    if group.is_main:
+        logger.info(f"slow model energy scale: {slow_scale:.3f} eV ({mts.slow_energy_scale})")
     slow, statistics = build_model(config, data, normalisation=normalisation)
     if mts.freeze_fast:
         fast.requires_grad_(False)
@@ -296,4 +308,5 @@ def _train_pair(
         fast_force_weight=mts.fast_force_weight,
     )
     trainer.metadata[STAGE1_KEY] = stage1
+    trainer.metadata["slow_energy_scale_eV"] = slow_scale
     return pair, _run_stage(trainer, directory, resume, group)

@@ -141,6 +141,23 @@ def test_freeze_fast_trains_only_the_slow_model(data_file, tmp_path):
     assert result.best_epoch > 0  # the slow model did learn something
 
 
+@pytest.mark.parametrize("choice", ["reference", 0.37])
+def test_slow_energy_scale_can_be_the_reference_force_rms_or_a_number(data_file, tmp_path, choice):
+    config = run_config(data_file, tmp_path / "run", fast_epochs=1, epochs=1, slow_energy_scale=choice)
+    pair, _ = train_from_config(config)
+    if choice == "reference":
+        train = load_training_data(config).train
+        expected = float(np.sqrt(np.mean(np.concatenate([frame.forces for frame in train]) ** 2)))
+        residual = read_checkpoint(tmp_path / "run" / "best.pt")["metadata"]["mts_stage1"]["residual_force_rms_eV_per_A"]
+        assert expected != pytest.approx(residual, rel=1e-3)  # not the default's number
+    else:
+        expected = choice
+    assert pair.slow.config.per_species_energy_scales == [pytest.approx(expected, rel=1e-6)]
+    assert pair.slow.config.per_species_energy_shifts == [0.0]
+    stored = read_checkpoint(tmp_path / "run" / "best.pt")["metadata"]["slow_energy_scale_eV"]
+    assert stored == pytest.approx(expected, rel=1e-6)
+
+
 @pytest.mark.parametrize("stop_at_epoch", [1, 3], ids=["in-stage-1", "in-stage-2"])
 def test_interrupted_co_training_resumes_exactly(data_file, tmp_path, monkeypatch, stop_at_epoch):
     reference, reference_result = train_from_config(run_config(data_file, tmp_path / "whole"))
@@ -179,6 +196,9 @@ def test_config_errors_name_the_problem(data_file, tmp_path):
         })
     with pytest.raises(ValueError, match="fast_force_weight"):
         run_config(data_file, tmp_path, fast_force_weight=-1.0)
+    for bad in ("biggest", 0.0, -0.1, True):
+        with pytest.raises(ValueError, match="slow_energy_scale"):
+            run_config(data_file, tmp_path, slow_energy_scale=bad)
     with pytest.raises(ValueError, match="species"):
         from_dict(TrainRunConfig, {
             "data": {"train_file": str(data_file)},
