@@ -71,6 +71,7 @@ from asetools.data import read_labelled_frames
 from asetools.integrators import sample_split_forces
 from asetools.models import MTSPair
 from asetools.training.config import (
+    MONITORED_METRICS,
     DataConfig,
     ModelSection,
     MTSSection,
@@ -185,6 +186,8 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
     training = training_section(stage2, seed, args.size)
     if weight is not None and args.pair_epochs is not None:
         training = dataclasses.replace(training, epochs=args.pair_epochs, max_seconds=None)
+    if weight is not None:
+        training = dataclasses.replace(training, monitor=args.pair_monitor)
     config = TrainRunConfig(
         data=DataConfig(
             train_file=files.train,
@@ -291,6 +294,10 @@ def parse_arguments() -> argparse.Namespace:
         "--pair-epochs", type=int,
         help="stage 2 of each pair ends after this many epochs instead of at the time budget (e.g. the "
         "single model's epoch count: a stage-2 epoch costs more, two models on 9-atom molecules)",
+    )
+    parser.add_argument(
+        "--pair-monitor", choices=MONITORED_METRICS, default="loss",
+        help="training.monitor of stage 2 (the single model's is the loss)",
     )
     parser.add_argument(
         "--slow-scale", type=slow_scale_choice, default="residual",

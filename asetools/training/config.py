@@ -123,6 +123,10 @@ class ModelSection:
         return from_dict(config_class, {"species": self.species or ["H"], **self.options}, context="model.options")
 
 
+#: The values of ``training.monitor``.
+MONITORED_METRICS = ("loss", "force_mae", "force_rmse", "energy_mae", "energy_rmse")
+
+
 @dataclass
 class TrainingConfig:
     """How to train.
@@ -137,13 +141,19 @@ class TrainingConfig:
         energy_weight, forces_weight, stress_weight: loss weights (see
             :class:`~asetools.training.LossWeights`); stress only where labelled.
         lr_factor: the learning rate is multiplied by this when the validation loss
-            has not improved for ``lr_patience`` epochs.
+            (or the ``monitor`` value) has not improved for ``lr_patience`` epochs.
+        monitor: the validation quantity that drives the learning-rate schedule, early
+            stopping and the choice of ``best.pt``: ``loss`` (the weighted sum of squared
+            errors the model trains on) or one of ``force_mae``, ``force_rmse``,
+            ``energy_mae``, ``energy_rmse`` (as nequip's ``metrics_key``). A mean
+            absolute error does not let a few badly predicted structures stall the
+            schedule while the rest still improve.
         lr_patience: epochs without improvement before the learning rate drops.
         min_learning_rate: stop when the learning rate has fallen below this.
         ema_decay: decay of the exponential moving average of the weights used for
             validation and saved (``null`` to validate and save the raw weights).
         early_stopping_patience: stop after this many epochs without a better
-            validation loss (``null``: never).
+            validation loss (``monitor`` value) (``null``: never).
         max_seconds: stop after the epoch in which this much training time has passed.
         gradient_clip_norm: clip the gradient's norm to this (``null``: no clipping).
         seed: seeds the weight initialisation and the batch order.
@@ -162,6 +172,7 @@ class TrainingConfig:
     stress_weight: float = 0.0
     lr_factor: float = 0.5
     lr_patience: int = 5
+    monitor: Literal["loss", "force_mae", "force_rmse", "energy_mae", "energy_rmse"] = "loss"
     min_learning_rate: float = 1e-6
     ema_decay: float | None = 0.99
     early_stopping_patience: int | None = None
@@ -178,6 +189,8 @@ class TrainingConfig:
                 raise ValueError(f"training.{name}: must be positive, got {getattr(self, name)}")
         if self.epochs < 0:
             raise ValueError(f"training.epochs: must not be negative, got {self.epochs}")
+        if self.monitor not in MONITORED_METRICS:
+            raise ValueError(f"training.monitor: expected one of {list(MONITORED_METRICS)}, got {self.monitor!r}")
         if not 0.0 < self.lr_factor < 1.0:
             raise ValueError(f"training.lr_factor: must be between 0 and 1, got {self.lr_factor}")
         if self.ema_decay is not None and not 0.0 < self.ema_decay < 1.0:

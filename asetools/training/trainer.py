@@ -197,6 +197,12 @@ class Trainer:
     def _validation_loss(self, metrics: ErrorMetrics) -> float:
         return metrics.loss(self.weights)
 
+    def _monitored(self, metrics: ErrorMetrics) -> float:
+        """The value of ``training.monitor`` (lower is better) that the schedule and ``best.pt`` follow."""
+        if self.config.monitor == "loss":
+            return self._validation_loss(metrics)
+        return float(getattr(metrics, self.config.monitor))
+
     # ----------------------------------------------------------------- training
     def _batch_loss(self, potential: Potential, batch: Sample, counts: BatchCounts) -> torch.Tensor:
         """The loss of this process's share ``batch`` of a batch whose whole has ``counts``."""
@@ -238,13 +244,14 @@ class Trainer:
 
         At the end the model holds the best evaluated weights (the moving average if
         EMA is on). With a run directory, ``last.pt`` (everything needed to resume)
-        is written after every epoch and ``best.pt`` whenever the validation loss improves.
+        is written after every epoch and ``best.pt`` whenever the monitored validation
+        value (``training.monitor``, by default the loss) improves.
         """
         config = self.config
         result = self.result
         if result.initial is None:
             result.initial = result.final = self.validate()
-            self.best_loss = self._validation_loss(result.initial)
+            self.best_loss = self._monitored(result.initial)
             self._keep_best()
         potential = Potential(self.model)
         main = self.group.is_main
@@ -258,10 +265,10 @@ class Trainer:
             train_loss = self._train_epoch(potential)
             self.epoch = epoch = self.epoch + 1
             metrics = self.validate()
-            validation_loss = self._validation_loss(metrics)
-            self.scheduler.step(validation_loss)
-            if validation_loss < self.best_loss:
-                self.best_loss, result.best_epoch, result.final = validation_loss, epoch, metrics
+            validation_loss, monitored = self._validation_loss(metrics), self._monitored(metrics)
+            self.scheduler.step(monitored)
+            if monitored < self.best_loss:
+                self.best_loss, result.best_epoch, result.final = monitored, epoch, metrics
                 self._keep_best()
                 self.epochs_since_best = 0
             else:
@@ -310,7 +317,7 @@ class Trainer:
         if self.epoch >= config.epochs:
             return f"reached {config.epochs} epochs"
         if config.early_stopping_patience is not None and self.epochs_since_best >= config.early_stopping_patience:
-            return f"no better validation loss for {self.epochs_since_best} epochs"
+            return f"no better validation {self.config.monitor} for {self.epochs_since_best} epochs"
         if self.optimiser.param_groups[0]["lr"] < config.min_learning_rate:
             return f"learning rate below {config.min_learning_rate:g}"
         if config.max_seconds is not None and self.result.seconds >= config.max_seconds:
@@ -375,12 +382,13 @@ class Trainer:
     def load_state_dict(self, state: dict[str, Any], source: str = "the checkpoint") -> None:
         """Continue from :meth:`state_dict`; the settings must match except those that only decide when to stop."""
         stored, current = state["config"], to_dict(self.config)
+        defaults = to_dict(TrainingConfig())  # for settings added after the checkpoint was written
         changed = [
             name for name in current
-            if stored.get(name) != current[name] and name not in TrainingConfig.RESUMABLE_CHANGES
+            if stored.get(name, defaults[name]) != current[name] and name not in TrainingConfig.RESUMABLE_CHANGES
         ]
         if changed:
-            details = ", ".join(f"training.{n}: {stored.get(n)!r} -> {current[n]!r}" for n in changed)
+            details = ", ".join(f"training.{n}: {stored.get(n, defaults[n])!r} -> {current[n]!r}" for n in changed)
             raise ValueError(f"cannot resume from {source}: the training settings changed ({details}); start a new run")
         fingerprint = self.metadata.get("dataset_fingerprint")
         if fingerprint is not None and state["metadata"].get("dataset_fingerprint") not in (None, fingerprint):

@@ -76,6 +76,20 @@ def test_resume_refuses_changed_settings_and_a_model_only_file(cu_frames, tmp_pa
         other.resume(tmp_path / "last.pt")
     with pytest.raises(ValueError, match="no training state"):
         other.resume(tmp_path / "best.pt")
+    with pytest.raises(ValueError, match=r"training.monitor: 'loss' -> 'force_mae'"):
+        make_trainer(cu_frames, epochs=3, monitor="force_mae").resume(tmp_path / "last.pt")
+
+
+def test_a_checkpoint_written_before_a_setting_existed_resumes_with_its_default(cu_frames, tmp_path):
+    make_trainer(cu_frames, tmp_path, epochs=1).run()
+    payload = read_checkpoint(tmp_path / "last.pt")
+    del payload["training_state"]["config"]["monitor"]  # as written before training.monitor existed
+    torch.save(payload, tmp_path / "old.pt")
+    resumed = make_trainer(cu_frames, epochs=2)
+    resumed.resume(tmp_path / "old.pt")
+    assert resumed.epoch == 1 and len(resumed.run().history) == 2
+    with pytest.raises(ValueError, match=r"training.monitor: 'loss' -> 'force_rmse'"):
+        make_trainer(cu_frames, epochs=2, monitor="force_rmse").resume(tmp_path / "old.pt")
 
 
 def test_checkpoints_hold_the_best_averaged_weights(cu_frames, tmp_path):
@@ -112,6 +126,32 @@ def test_ema_update_follows_the_warm_up_formula():
     averaged = [torch.tensor([1.0])]
     average(averaged, [torch.tensor([3.0])], torch.tensor(10_000))
     torch.testing.assert_close(averaged[0], torch.tensor([0.99 * 1.0 + 0.01 * 3.0]))
+
+
+@pytest.mark.parametrize("monitor", ["loss", "force_mae"])
+def test_the_monitored_metric_drives_the_schedule_and_the_kept_weights(cu_frames, monkeypatch, monitor):
+    """Scripted validation errors: the loss (an MSE) rises from epoch 2 on, as with a few outlier
+    structures, while the force MAE keeps falling. Each monitor keeps its own best epoch and halves
+    the learning rate only when its own value stalls."""
+    from asetools.training import ErrorMetrics
+
+    maes = [0.10, 0.08, 0.07, 0.06, 0.05, 0.04]
+    rmses = [0.20, 0.15, 0.18, 0.19, 0.20, 0.21]
+    scripted = iter(ErrorMetrics(energy_mae=0.01, energy_rmse=0.0, force_mae=m, force_rmse=r) for m, r in zip(maes, rmses))
+    monkeypatch.setattr(Trainer, "validate", lambda self: next(scripted))
+    trainer = make_trainer(cu_frames, epochs=5, ema_decay=None, lr_patience=1, monitor=monitor)
+    result = trainer.run()
+    rates = [record["learning_rate"] for record in result.history]
+    if monitor == "loss":
+        assert result.best_epoch == 1 and result.final.force_mae == 0.08
+        # Epochs 2 and 3 do not improve on epoch 1: with a patience of 1 the rate halves after epoch 3.
+        assert rates == pytest.approx([5e-3, 5e-3, 2.5e-3, 2.5e-3, 1.25e-3])
+        assert [record["validation_loss"] for record in result.history] == pytest.approx([r**2 for r in rmses[1:]])
+    else:
+        assert result.best_epoch == 5 and result.final.force_mae == 0.04
+        assert rates == pytest.approx([5e-3] * 5)
+    with pytest.raises(ValueError, match="training.monitor"):
+        TrainingConfig(monitor="force_error")
 
 
 def test_early_stopping_and_the_learning_rate_floor(cu_frames):
