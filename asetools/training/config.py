@@ -17,6 +17,7 @@ model (neighbour count, energy shifts and scales) come from the training data.
 from __future__ import annotations
 
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -123,8 +124,9 @@ class ModelSection:
         return from_dict(config_class, {"species": self.species or ["H"], **self.options}, context="model.options")
 
 
-#: The values of ``training.monitor``.
-MONITORED_METRICS = ("loss", "force_mae", "force_rmse", "energy_mae", "energy_rmse")
+#: What ``training.monitor`` may name, and those names as a tuple.
+Monitor = Literal["loss", "force_mae", "force_rmse", "energy_mae", "energy_rmse"]
+MONITORED_METRICS: tuple[str, ...] = typing.get_args(Monitor)
 
 
 @dataclass
@@ -172,7 +174,7 @@ class TrainingConfig:
     stress_weight: float = 0.0
     lr_factor: float = 0.5
     lr_patience: int = 5
-    monitor: Literal["loss", "force_mae", "force_rmse", "energy_mae", "energy_rmse"] = "loss"
+    monitor: Monitor = "loss"
     min_learning_rate: float = 1e-6
     ema_decay: float | None = 0.99
     early_stopping_patience: int | None = None
@@ -254,9 +256,8 @@ class MTSSection:
             on its network output): ``"residual"``, the RMS of a force component the
             fast model leaves unexplained on the training split after stage 1;
             ``"reference"``, the RMS of a reference force component (what a single
-            model gets), which lets the slow model reach large corrections, e.g. on
-            strongly compressed bonds where the fast model misses by several times
-            the residual RMS; or a number in eV.
+            model gets); or a number in eV. On ethanol the choice made no measurable
+            difference (``benchmarks/RESULTS.md``).
         probe_steps: after training, ``asetools train`` runs this many MD steps of
             ``probe_timestep_fs`` at ``probe_temperature_K`` with the pair from the first
             validation structure and reports how much the fast and slow forces change

@@ -154,7 +154,7 @@ class Trainer:
         )
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.epoch = 0
-        self.best_loss = math.inf
+        self.best_monitored = math.inf  # the best value of training.monitor so far
         self.best_state: dict[str, torch.Tensor] | None = None
         self.epochs_since_best = 0
         self.result = FitResult()
@@ -251,7 +251,7 @@ class Trainer:
         result = self.result
         if result.initial is None:
             result.initial = result.final = self.validate()
-            self.best_loss = self._monitored(result.initial)
+            self.best_monitored = self._monitored(result.initial)
             self._keep_best()
         potential = Potential(self.model)
         main = self.group.is_main
@@ -267,8 +267,8 @@ class Trainer:
             metrics = self.validate()
             validation_loss, monitored = self._validation_loss(metrics), self._monitored(metrics)
             self.scheduler.step(monitored)
-            if monitored < self.best_loss:
-                self.best_loss, result.best_epoch, result.final = monitored, epoch, metrics
+            if monitored < self.best_monitored:
+                self.best_monitored, result.best_epoch, result.final = monitored, epoch, metrics
                 self._keep_best()
                 self.epochs_since_best = 0
             else:
@@ -367,7 +367,7 @@ class Trainer:
             "optimiser": self.optimiser.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "generator": self.generator.get_state(),
-            "best_loss": self.best_loss,
+            "best_loss": self.best_monitored,  # the key of checkpoints from before training.monitor
             "best_state": self.best_state,
             "epochs_since_best": self.epochs_since_best,
             "history": list(result.history),
@@ -400,7 +400,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.generator.set_state(state["generator"])
         self.epoch = int(state["epoch"])
-        self.best_loss = float(state["best_loss"])
+        self.best_monitored = float(state["best_loss"])
         self.best_state = state["best_state"]
         self.epochs_since_best = int(state["epochs_since_best"])
         self.result = FitResult(
