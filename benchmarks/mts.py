@@ -72,6 +72,7 @@ from asetools.integrators import sample_split_forces
 from asetools.models import MTSPair
 from asetools.training.config import (
     MONITORED_METRICS,
+    SLOW_ENERGY_SCALE_NAMES,
     DataConfig,
     ModelSection,
     MTSSection,
@@ -154,7 +155,7 @@ def training_section(seconds: float, seed: int, size: str = "small") -> Training
 
 def slow_scale_choice(text: str) -> str | float:
     """``--slow-scale``: a name as given, anything else as a number in eV."""
-    return text if text in ("residual", "reference") else float(text)
+    return text if text in SLOW_ENERGY_SCALE_NAMES else float(text)
 
 
 def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: float | None) -> Path:
@@ -184,10 +185,11 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
         )
         stage2 = seconds - fast_seconds
     training = training_section(stage2, seed, args.size)
-    if weight is not None and args.pair_epochs is not None:
-        training = dataclasses.replace(training, epochs=args.pair_epochs, max_seconds=None)
     if weight is not None:
-        training = dataclasses.replace(training, monitor=args.pair_monitor)
+        stage2_changes = {"monitor": args.pair_monitor}
+        if args.pair_epochs is not None:
+            stage2_changes.update(epochs=args.pair_epochs, max_seconds=None)
+        training = dataclasses.replace(training, **stage2_changes)
     config = TrainRunConfig(
         data=DataConfig(
             train_file=files.train,

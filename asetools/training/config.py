@@ -128,6 +128,10 @@ class ModelSection:
 Monitor = Literal["loss", "force_mae", "force_rmse", "energy_mae", "energy_rmse"]
 MONITORED_METRICS: tuple[str, ...] = typing.get_args(Monitor)
 
+#: The names ``mts.slow_energy_scale`` may take besides a number in eV, and as a tuple.
+SlowEnergyScaleName = Literal["residual", "reference"]
+SLOW_ENERGY_SCALE_NAMES: tuple[str, ...] = typing.get_args(SlowEnergyScaleName)
+
 
 @dataclass
 class TrainingConfig:
@@ -270,7 +274,7 @@ class MTSSection:
     fast_training: TrainingConfig | None = None
     fast_force_weight: float = 1.0
     freeze_fast: bool = False
-    slow_energy_scale: Literal["residual", "reference"] | float = "residual"
+    slow_energy_scale: SlowEnergyScaleName | float = "residual"
     probe_steps: int = 400
     probe_timestep_fs: float = 0.5
     probe_temperature_K: float = 300.0
@@ -279,10 +283,10 @@ class MTSSection:
         if self.fast_force_weight < 0:
             raise ValueError(f"mts.fast_force_weight: must not be negative, got {self.fast_force_weight}")
         scale = self.slow_energy_scale
-        if scale not in ("residual", "reference") and (isinstance(scale, (str, bool)) or not scale > 0):
+        if scale not in SLOW_ENERGY_SCALE_NAMES and (isinstance(scale, (str, bool)) or not scale > 0):
             raise ValueError(
-                f"mts.slow_energy_scale: expected 'residual', 'reference' or a positive energy in eV, "
-                f"got {scale!r}"
+                f"mts.slow_energy_scale: expected one of {list(SLOW_ENERGY_SCALE_NAMES)} or a positive "
+                f"energy in eV, got {scale!r}"
             )
         if self.probe_steps < 0:
             raise ValueError(f"mts.probe_steps: must not be negative, got {self.probe_steps}")
