@@ -1,0 +1,406 @@
+"""A fitted valence force field: polynomial bond and angle terms on a fixed bond topology.
+
+This is the classical fast part of multiple-time-step MD for molecules (bonded terms in
+the inner loop, as in RESPA with CHARMM or AMBER force fields): bond stretches and angle
+bends are the fastest motions of an organic molecule, and a handful of polynomial
+terms per bond and angle type costs far less than any message-passing model. Used as
+the fast part with :meth:`asetools.calculators.MTSCalc.from_total`, the slow part is the
+full model minus these terms, so the dynamics is that of the full model exactly.
+
+Energy (eV) of a structure with bonds ``b`` and angles ``a``::
+
+    E = Σ_s n_s·e_s + Σ_kinds Σ_terms Σ_p c_{kind,type,p} (q − q0_{kind,type})^p,    p = 0..order[kind]
+
+over three kinds of internal coordinate ``q``: ``bond`` (the bond length, Å), ``angle``
+(cos θ of two bonds that share an atom; no singularity at linear angles) and
+``urey_bradley`` (the distance between the two outer atoms of an angle, Å, which
+couples stretches and bends as in CHARMM). One set of coefficients per type: a bond's
+type is its two species, sorted (``"C-H"``); an angle's and a 1–3 distance's is the
+outer species, sorted, around the vertex (``"H-C-O"``). ``e_s`` are per-species energies;
+the constants ``c_0`` (a bond's or angle's energy increment) let frames with different
+bonds, such as different molecules, share one energy zero.
+The reference values ``q0`` are the mean of each type in the fitting frames, so the
+coefficients are a Taylor expansion about the typical geometry. Every coefficient enters
+linearly, so :func:`fit_valence_force_field` is one linear least-squares solve on
+reference forces (and, optionally, energies).
+
+Bonds are found once, by ASE's covalent radii (:func:`ase.neighborlist.natural_cutoffs`
+scaled by ``bond_scale``), and stay fixed: the force field cannot break or make bonds,
+so use it for molecules and materials whose bonding does not change in the run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from ase import Atoms
+from ase.neighborlist import natural_cutoffs
+
+from ..graph import _neighbours
+
+__all__ = ["COORDINATE_KINDS", "BoundValenceForceField", "ValenceForceField", "ValenceTopology", "fit_valence_force_field"]
+
+#: Scale of ASE's covalent radii below which two atoms are bonded (ethanol's longest
+#: bond, C–C at 1.53 Å, is 1.0 × the sum of the radii; the nearest non-bonded pair,
+#: geminal H–H near 1.75 Å, is 1.4 ×).
+DEFAULT_BOND_SCALE = 1.2
+
+
+def bond_type(first: str, second: str) -> str:
+    """Label of a bond type, species sorted: ``"C-H"``."""
+    return "-".join(sorted((first, second)))
+
+
+def angle_type(first: str, vertex: str, last: str) -> str:
+    """Label of an angle type, outer species sorted around the vertex: ``"H-C-O"``."""
+    outer = sorted((first, last))
+    return f"{outer[0]}-{vertex}-{outer[1]}"
+
+
+@dataclass(frozen=True)
+class ValenceTopology:
+    """Bonds and angles of one structure, with periodic image shifts.
+
+    Attributes:
+        symbols: chemical symbols, ``[N]``.
+        bonds: ``[B, 2]`` atom indices ``(i, j)``, each bond once.
+        bond_shifts: ``[B, 3]`` integer cell shifts: the bond vector is
+            ``x_j + shift·cell − x_i``.
+        angles: ``[A, 3]`` atom indices ``(i, j, k)`` with ``j`` the vertex.
+        angle_shifts: ``[A, 2, 3]`` cell shifts of ``i`` and ``k`` relative to ``j``.
+    """
+
+    symbols: tuple[str, ...]
+    bonds: np.ndarray
+    bond_shifts: np.ndarray
+    angles: np.ndarray
+    angle_shifts: np.ndarray
+
+    @classmethod
+    def from_atoms(cls, atoms: Atoms, bond_scale: float = DEFAULT_BOND_SCALE) -> ValenceTopology:
+        """Bonds between atoms closer than ``bond_scale`` × the sum of their covalent radii; angles from bond pairs."""
+        if not np.all(np.isfinite(atoms.positions)):
+            raise ValueError("ValenceTopology: the structure has non-finite positions; fix the input geometry")
+        if bond_scale <= 0:
+            raise ValueError(f"ValenceTopology: bond_scale must be positive, got {bond_scale}")
+        radii = np.array(natural_cutoffs(atoms, mult=bond_scale))
+        first, second, shifts, distances = _neighbours(
+            atoms.positions, atoms.cell.array, atoms.pbc, 2 * float(radii.max(initial=0.0))
+        )
+        bonded = distances < radii[first] + radii[second]
+        first, second, shifts = first[bonded], second[bonded], shifts[bonded]
+        once = (first < second) | ((first == second) & _positive(shifts))
+        bonds = np.stack([first[once], second[once]], axis=1)
+        angles, angle_shifts = [], []
+        for vertex in range(len(atoms)):
+            arms = np.flatnonzero(first == vertex)
+            for a in range(len(arms)):
+                for b in range(a + 1, len(arms)):
+                    angles.append((second[arms[a]], vertex, second[arms[b]]))
+                    angle_shifts.append((shifts[arms[a]], shifts[arms[b]]))
+        return cls(
+            symbols=tuple(atoms.get_chemical_symbols()),
+            bonds=bonds.reshape(-1, 2),
+            bond_shifts=shifts[once].reshape(-1, 3),
+            angles=np.array(angles, dtype=int).reshape(-1, 3),
+            angle_shifts=np.array(angle_shifts, dtype=int).reshape(-1, 2, 3),
+        )
+
+    @cached_property
+    def bond_types(self) -> list[str]:
+        return [bond_type(self.symbols[i], self.symbols[j]) for i, j in self.bonds]
+
+    @cached_property
+    def angle_types(self) -> list[str]:
+        return [angle_type(self.symbols[i], self.symbols[j], self.symbols[k]) for i, j, k in self.angles]
+
+    def types(self, kind: str) -> list[str]:
+        """Type label of every term of one coordinate kind (see :data:`COORDINATE_KINDS`)."""
+        return self.bond_types if kind == "bond" else self.angle_types
+
+    def atoms_of(self, kind: str) -> np.ndarray:
+        """``[T, m]`` atoms each term of ``kind`` depends on (the order of :func:`_coordinates`' gradients)."""
+        if kind == "bond":
+            return self.bonds
+        if kind == "angle":
+            return self.angles
+        return self.angles[:, [0, 2]]
+
+
+def _positive(shifts: np.ndarray) -> np.ndarray:
+    """Whether each shift is lexicographically positive (one of a bond's two images to its own image)."""
+    first_nonzero = np.argmax(shifts != 0, axis=1)
+    return shifts[np.arange(len(shifts)), first_nonzero] > 0
+
+
+#: Internal coordinates the force field expands in, in the order of the fit's columns.
+COORDINATE_KINDS = ("bond", "angle", "urey_bradley")
+
+
+def _coordinates(topology: ValenceTopology, kind: str, positions: np.ndarray, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Values ``[T]`` of one kind of internal coordinate and their gradients ``[T, m, 3]``.
+
+    The gradients are with respect to the positions of ``topology.atoms_of(kind)``.
+    """
+    if kind == "bond":
+        i, j = topology.bonds.T
+        vectors = positions[j] + topology.bond_shifts @ cell - positions[i]
+        lengths = np.linalg.norm(vectors, axis=1)
+        unit = vectors / lengths[:, None]
+        return lengths, np.stack([-unit, unit], axis=1)
+    first, vertex, last = topology.angles.T
+    arm_a = positions[first] + topology.angle_shifts[:, 0] @ cell - positions[vertex]
+    arm_b = positions[last] + topology.angle_shifts[:, 1] @ cell - positions[vertex]
+    if kind == "urey_bradley":
+        vectors = arm_b - arm_a
+        lengths = np.linalg.norm(vectors, axis=1)
+        unit = vectors / lengths[:, None]
+        return lengths, np.stack([-unit, unit], axis=1)
+    if kind != "angle":
+        raise ValueError(f"unknown internal coordinate {kind!r}; choose from {COORDINATE_KINDS}")
+    norm_a = np.linalg.norm(arm_a, axis=1, keepdims=True)
+    norm_b = np.linalg.norm(arm_b, axis=1, keepdims=True)
+    unit_a, unit_b = arm_a / norm_a, arm_b / norm_b
+    cosine = np.sum(unit_a * unit_b, axis=1)
+    grad_a = (unit_b - cosine[:, None] * unit_a) / norm_a
+    grad_b = (unit_a - cosine[:, None] * unit_b) / norm_b
+    return cosine, np.stack([grad_a, -grad_a - grad_b, grad_b], axis=1)
+
+
+@dataclass(frozen=True)
+class ValenceForceField:
+    """Fitted parameters of the valence force field (see the module docstring).
+
+    Attributes:
+        species_energies: species -> e_s (eV).
+        reference: kind -> type -> q0 (Å for distances, a cosine for angles).
+        coefficients: kind -> type -> ``[order + 1]`` c_p (eV per unit of q^p), p = 0, 1, ...
+            A kind left out has no terms.
+        bond_scale: the covalent-radius scale that defines bonds.
+    """
+
+    species_energies: dict[str, float]
+    reference: dict[str, dict[str, float]]
+    coefficients: dict[str, dict[str, np.ndarray]]
+    bond_scale: float = DEFAULT_BOND_SCALE
+
+    def __post_init__(self):
+        unknown = sorted(set(self.coefficients) - set(COORDINATE_KINDS))
+        if unknown:
+            raise ValueError(f"ValenceForceField: unknown coordinate kinds {unknown}; choose from {COORDINATE_KINDS}")
+
+    def topology(self, atoms: Atoms) -> ValenceTopology:
+        """The bonds and angles of ``atoms``, checked to have parameters."""
+        topology = ValenceTopology.from_atoms(atoms, self.bond_scale)
+        missing = [("species", sorted(set(topology.symbols) - set(self.species_energies)))]
+        missing += [(kind, sorted(set(topology.types(kind)) - set(table))) for kind, table in self.coefficients.items()]
+        missing = [(what, names) for what, names in missing if names]
+        if missing:
+            raise ValueError(
+                "the valence force field has no parameters for "
+                + "; ".join(f"{what} {', '.join(names)}" for what, names in missing)
+                + ": fit it on frames that contain them (fit_valence_force_field)"
+            )
+        return topology
+
+    def energy_and_forces(self, topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray) -> tuple[float, np.ndarray]:
+        """Energy (eV) and forces (eV/Å, ``[N, 3]``) at ``positions`` (Å, ``[N, 3]``) of a structure with ``topology``."""
+        return self.bind(topology).energy_and_forces(positions, cell)
+
+    def bind(self, topology: ValenceTopology) -> BoundValenceForceField:
+        """The parameters of every term of ``topology``, gathered once for repeated evaluation."""
+        constant = sum(self.species_energies[symbol] for symbol in topology.symbols)
+        terms = {}
+        for kind, table in self.coefficients.items():
+            names = topology.types(kind)
+            order = max((len(values) for values in table.values()), default=0)
+            gathered = np.zeros((len(names), order))
+            for row, name in enumerate(names):
+                gathered[row, : len(table[name])] = table[name]
+            terms[kind] = (np.array([self.reference[kind][name] for name in names]), gathered)
+        return BoundValenceForceField(topology=topology, constant=float(constant), terms=terms)
+
+    def to_dict(self) -> dict:
+        """Plain-Python form (for YAML/JSON); :meth:`from_dict` reads it back."""
+        return {
+            "species_energies": dict(self.species_energies),
+            "reference": {kind: dict(table) for kind, table in self.reference.items()},
+            "coefficients": {
+                kind: {name: [float(v) for v in values] for name, values in table.items()}
+                for kind, table in self.coefficients.items()
+            },
+            "bond_scale": self.bond_scale,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ValenceForceField:
+        coefficients = {
+            kind: {name: np.asarray(values, dtype=float) for name, values in table.items()}
+            for kind, table in data["coefficients"].items()
+        }
+        return cls(
+            species_energies=dict(data["species_energies"]),
+            reference={kind: dict(table) for kind, table in data["reference"].items()},
+            coefficients=coefficients,
+            bond_scale=float(data.get("bond_scale", DEFAULT_BOND_SCALE)),
+        )
+
+
+@dataclass(frozen=True)
+class BoundValenceForceField:
+    """A :class:`ValenceForceField`'s parameters laid out per term of one topology.
+
+    Attributes:
+        topology: the structure's bonds and angles.
+        constant: Σ_s n_s·e_s (eV).
+        terms: kind -> (``[T]`` q0 of each term, ``[T, P + 1]`` its coefficients).
+    """
+
+    topology: ValenceTopology
+    constant: float
+    terms: dict[str, tuple[np.ndarray, np.ndarray]]
+
+    def energy_and_forces(self, positions: np.ndarray, cell: np.ndarray) -> tuple[float, np.ndarray]:
+        """Energy (eV) and forces (eV/Å, ``[N, 3]``) at ``positions`` (Å, ``[N, 3]``)."""
+        energy = self.constant
+        indices, contributions = [], []
+        for kind, (reference, coefficients) in self.terms.items():
+            values, gradients = _coordinates(self.topology, kind, positions, cell)
+            value, slope = _polynomial(values - reference, coefficients)
+            energy += float(value.sum())
+            indices.append(self.topology.atoms_of(kind).reshape(-1))
+            contributions.append((-slope[:, None, None] * gradients).reshape(-1, 3))
+        # forces = -dE/dx, summed per atom over every term it takes part in
+        atoms, parts = np.concatenate(indices), np.concatenate(contributions)
+        forces = np.stack([np.bincount(atoms, weights=parts[:, axis], minlength=len(positions)) for axis in range(3)], axis=1)
+        return energy, forces
+
+
+def _polynomial(x: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Σ_p c_p x^p (p = 0..P) and its derivative, per element of ``x`` ``[T]``; ``coefficients`` ``[T, P + 1]``."""
+    value = coefficients[:, 0].copy()
+    slope = np.zeros_like(x)
+    power = np.ones_like(x)
+    for p, c in enumerate(coefficients[:, 1:].T, start=1):
+        slope += p * c * power
+        power = power * x
+        value += c * power
+    return value, slope
+
+
+#: Default polynomial order of each coordinate kind in :func:`fit_valence_force_field`.
+DEFAULT_ORDERS = {"bond": 4, "angle": 3, "urey_bradley": 2}
+
+
+def fit_valence_force_field(
+    frames: Sequence[Atoms],
+    orders: dict[str, int] | None = None,
+    energy_weight: float = 0.0,
+    bond_scale: float = DEFAULT_BOND_SCALE,
+    forces: Sequence[np.ndarray] | None = None,
+    energies: Sequence[float] | None = None,
+) -> ValenceForceField:
+    """Fit a :class:`ValenceForceField` to reference forces (and energies) by linear least squares.
+
+    Args:
+        frames: structures with reference results (``atoms.get_forces()``, and
+            ``atoms.get_potential_energy()`` when ``energy_weight > 0``), unless given below.
+        orders: highest power per coordinate kind (default :data:`DEFAULT_ORDERS`); a
+            kind left out, or given 0, has no terms. Bonds and angles need at least 2
+            (a restoring force).
+        energy_weight: weight of one frame's energy error (eV) against one force
+            component's (eV/Å) in the squared residual; 0 fits forces only, and the
+            species energies and the constants ``c_0`` are then 0.
+        bond_scale: covalent-radius scale that defines bonds (see :class:`ValenceTopology`).
+        forces: ``[N, 3]`` reference forces per frame (eV/Å), instead of the frames' own.
+        energies: reference energies per frame (eV), instead of the frames' own.
+
+    Raises:
+        ValueError: no frames, an unknown kind, bond or angle order below 2, a frame
+            without forces, or a frame without bonds.
+    """
+    orders = {kind: order for kind, order in (DEFAULT_ORDERS if orders is None else orders).items() if order}
+    if len(frames) == 0:
+        raise ValueError("fit_valence_force_field needs at least one frame")
+    unknown = sorted(set(orders) - set(COORDINATE_KINDS))
+    if unknown:
+        raise ValueError(f"fit_valence_force_field: unknown coordinate kinds {unknown}; choose from {COORDINATE_KINDS}")
+    if orders.get("bond", 0) < 2 or orders.get("angle", 0) < 2:
+        raise ValueError(f"the bond and angle orders must be at least 2 (a restoring force), got {orders}")
+    topologies = [ValenceTopology.from_atoms(atoms, bond_scale) for atoms in frames]
+    for index, topology in enumerate(topologies):
+        if len(topology.bonds) == 0:
+            raise ValueError(f"frame {index} has no bonds at bond_scale {bond_scale}; is it a molecule, and are its units Å?")
+    if forces is None:
+        forces = [_frame_forces(atoms, index) for index, atoms in enumerate(frames)]
+    kinds = [kind for kind in COORDINATE_KINDS if kind in orders]
+    values = [
+        {kind: _coordinates(topology, kind, atoms.positions, atoms.cell.array) for kind in kinds}
+        for topology, atoms in zip(topologies, frames)
+    ]
+    species = sorted({symbol for topology in topologies for symbol in topology.symbols})
+    reference, first_column, columns = {}, {}, len(species)
+    for kind in kinds:
+        names = sorted({name for topology in topologies for name in topology.types(kind)})
+        reference[kind] = {
+            name: float(np.mean(np.concatenate([
+                value[kind][0][np.array(topology.types(kind)) == name] for topology, value in zip(topologies, values)
+            ])))
+            for name in names
+        }  # fmt: skip
+        first_column[kind] = {name: columns + (orders[kind] + 1) * n for n, name in enumerate(names)}
+        columns += (orders[kind] + 1) * len(names)
+    rows, targets = [], []
+    for index, (topology, value, atoms) in enumerate(zip(topologies, values, frames)):
+        force_rows = np.zeros((len(atoms), columns, 3))
+        energy_row = np.zeros(columns)
+        for s, symbol in enumerate(species):
+            energy_row[s] = topology.symbols.count(symbol)
+        for kind in kinds:
+            names = topology.types(kind)
+            starts = np.array([first_column[kind][name] for name in names], dtype=int)
+            delta = value[kind][0] - np.array([reference[kind][name] for name in names])
+            involved = topology.atoms_of(kind)
+            np.add.at(energy_row, starts, 1.0)
+            for p in range(1, orders[kind] + 1):
+                np.add.at(energy_row, starts + p, delta**p)
+                gradients = (p * delta ** (p - 1))[:, None, None] * value[kind][1]
+                for slot in range(involved.shape[1]):
+                    np.add.at(force_rows, (involved[:, slot], starts + p), -gradients[:, slot])
+        rows.append(force_rows.transpose(0, 2, 1).reshape(-1, columns))
+        targets.append(np.asarray(forces[index], dtype=float).reshape(-1))
+        if energy_weight > 0:
+            energy = atoms.get_potential_energy() if energies is None else energies[index]
+            rows.append(energy_weight * energy_row[None])
+            targets.append(np.array([energy_weight * energy]))
+    matrix, target = np.concatenate(rows), np.concatenate(targets)
+    # Columns span many orders of magnitude (powers of small displacements): solve for
+    # unit-norm columns, which conditions the problem, then undo the scaling. Columns
+    # that no row constrains (the energy zero in a forces-only fit) stay 0.
+    norms = np.linalg.norm(matrix, axis=0)
+    used = norms > 0
+    solution = np.zeros(columns)
+    solution[used] = np.linalg.lstsq(matrix[:, used] / norms[used], target, rcond=None)[0] / norms[used]
+    return ValenceForceField(
+        species_energies={symbol: float(solution[s]) for s, symbol in enumerate(species)},
+        reference=reference,
+        coefficients={
+            kind: {name: solution[start : start + orders[kind] + 1] for name, start in first_column[kind].items()}
+            for kind in kinds
+        },
+        bond_scale=bond_scale,
+    )
+
+
+def _frame_forces(atoms: Atoms, index: int) -> np.ndarray:
+    try:
+        return atoms.get_forces()
+    except Exception as error:  # no calculator, or one without forces
+        raise ValueError(
+            f"frame {index} has no reference forces ({error}); give frames read from an extxyz file with "
+            "forces, or pass forces= explicitly"
+        ) from None

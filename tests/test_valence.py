@@ -1,0 +1,238 @@
+"""The fitted valence force field (bonds, angles, Urey-Bradley) and its calculator."""
+
+import json
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import molecule
+from ase.calculators.singlepoint import SinglePointCalculator
+from scipy.spatial.transform import Rotation
+
+from asetools.calculators import MTSCalc, ValenceCalc
+from asetools.models.valence import ValenceForceField, ValenceTopology, fit_valence_force_field
+
+ALL_KINDS = {"bond": 4, "angle": 3, "urey_bradley": 2}
+
+
+def known_field() -> ValenceForceField:
+    """A hand-made force field for ethanol (anharmonic bonds, angles, 1-3 terms)."""
+    bonds = {"C-C": 1.53, "C-H": 1.10, "C-O": 1.43, "H-O": 0.97}
+    angles = {"C-C-H": -0.34, "C-C-O": -0.33, "H-C-H": -0.33, "H-C-O": -0.33, "C-O-H": -0.31}
+    distances = {"C-C-H": 2.17, "C-C-O": 2.43, "H-C-H": 1.78, "H-C-O": 2.07, "C-O-H": 1.95}
+    return ValenceForceField(
+        species_energies={"C": -1000.0, "H": -13.0, "O": -2000.0},
+        reference={"bond": bonds, "angle": angles, "urey_bradley": distances},
+        coefficients={
+            "bond": {name: np.array([0.3, 0.1, 20.0 + i, -30.0, 25.0]) for i, name in enumerate(bonds)},
+            "angle": {name: np.array([-0.1, 0.05, 3.0 + i, 1.0]) for i, name in enumerate(angles)},
+            "urey_bradley": {name: np.array([0.0, 0.02, 2.0 + 0.5 * i]) for i, name in enumerate(distances)},
+        },
+    )
+
+
+def rattled_ethanol(count: int, seed: int, scale: float = 0.06) -> list[Atoms]:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for _ in range(count):
+        atoms = molecule("CH3CH2OH")
+        atoms.positions += rng.normal(scale=scale, size=atoms.positions.shape)
+        frames.append(atoms)
+    return frames
+
+
+def labelled(frames: list[Atoms], field: ValenceForceField) -> list[Atoms]:
+    """Copies of ``frames`` carrying ``field``'s energy and forces as reference results."""
+    out = []
+    for atoms in frames:
+        atoms = atoms.copy()
+        atoms.calc = ValenceCalc(field)
+        energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+        atoms.calc = SinglePointCalculator(atoms, energy=energy, forces=forces)
+        out.append(atoms)
+    return out
+
+
+def energy_and_forces(field: ValenceForceField, atoms: Atoms) -> tuple[float, np.ndarray]:
+    atoms = atoms.copy()
+    atoms.calc = ValenceCalc(field)
+    return atoms.get_potential_energy(), atoms.get_forces()
+
+
+def test_topology_of_ethanol():
+    topology = ValenceTopology.from_atoms(molecule("CH3CH2OH"))
+    assert sorted(topology.bond_types) == sorted(["C-C", "C-O", "H-O"] + ["C-H"] * 5)
+    # angles: 3 at the CH3 carbon's H-C-H, 3 C-C-H there; at CH2: H-C-H, 2 C-C-H, 2 H-C-O, C-C-O; C-O-H
+    assert len(topology.angles) == 13
+    assert topology.angle_types.count("C-O-H") == 1
+    assert topology.angle_types.count("H-C-H") == 4
+
+
+def test_forces_are_the_negative_gradient():
+    field = known_field()
+    atoms = rattled_ethanol(1, seed=1)[0]
+    _, forces = energy_and_forces(field, atoms)
+    step = 1e-5
+    numerical = np.zeros_like(forces)
+    for atom in range(len(atoms)):
+        for axis in range(3):
+            shifted = atoms.copy()
+            shifted.positions[atom, axis] += step
+            plus, _ = energy_and_forces(field, shifted)
+            shifted.positions[atom, axis] -= 2 * step
+            minus, _ = energy_and_forces(field, shifted)
+            numerical[atom, axis] = -(plus - minus) / (2 * step)
+    assert np.abs(forces).max() > 1.0  # the rattled structure is far from equilibrium
+    np.testing.assert_allclose(forces, numerical, atol=1e-6)
+
+
+def test_invariant_under_rotation_translation_and_permutation():
+    field = known_field()
+    atoms = rattled_ethanol(1, seed=2)[0]
+    energy, forces = energy_and_forces(field, atoms)
+    rotation = Rotation.random(random_state=3)
+    moved = atoms.copy()
+    moved.positions = rotation.apply(atoms.positions) + np.array([3.0, -1.0, 7.5])
+    moved_energy, moved_forces = energy_and_forces(field, moved)
+    assert moved_energy == pytest.approx(energy, abs=1e-9)
+    np.testing.assert_allclose(moved_forces, rotation.apply(forces), atol=1e-9)
+    order = np.random.default_rng(4).permutation(len(atoms))
+    permuted_energy, permuted_forces = energy_and_forces(field, atoms[order])
+    assert permuted_energy == pytest.approx(energy, abs=1e-9)
+    np.testing.assert_allclose(permuted_forces, forces[order], atol=1e-9)
+
+
+def test_fit_recovers_a_known_force_field():
+    """Frames labelled by a force field of the same form are fitted to round-off, energies included."""
+    field = known_field()
+    training = labelled(rattled_ethanol(40, seed=5), field)
+    fitted = fit_valence_force_field(training, ALL_KINDS, energy_weight=1.0)
+    for atoms in rattled_ethanol(5, seed=6, scale=0.1):
+        expected_energy, expected_forces = energy_and_forces(field, atoms)
+        energy, forces = energy_and_forces(fitted, atoms)
+        np.testing.assert_allclose(forces, expected_forces, atol=1e-6)
+        assert energy == pytest.approx(expected_energy, abs=1e-6)
+
+
+def test_fewer_terms_fit_worse_and_forces_only_leave_species_energies_at_zero():
+    field = known_field()
+    training = labelled(rattled_ethanol(40, seed=7), field)
+    without_urey_bradley = fit_valence_force_field(training, {"bond": 4, "angle": 3})
+    assert set(without_urey_bradley.coefficients) == {"bond", "angle"}
+    assert all(value == 0.0 for value in without_urey_bradley.species_energies.values())
+    atoms = rattled_ethanol(1, seed=8)[0]
+    _, expected = energy_and_forces(field, atoms)
+    _, forces = energy_and_forces(without_urey_bradley, atoms)
+    assert np.abs(forces - expected).max() > 1e-3
+
+
+def test_fit_to_explicit_labels_matches_fit_to_frame_results():
+    field = known_field()
+    frames = rattled_ethanol(20, seed=9)
+    training = labelled(frames, field)
+    forces = [atoms.get_forces() for atoms in training]
+    from_frames = fit_valence_force_field(training, ALL_KINDS)
+    from_labels = fit_valence_force_field(frames, ALL_KINDS, forces=forces)
+    atoms = rattled_ethanol(1, seed=10)[0]
+    np.testing.assert_allclose(energy_and_forces(from_labels, atoms)[1], energy_and_forces(from_frames, atoms)[1], atol=1e-9)
+
+
+def test_periodic_bond_across_the_cell_boundary():
+    """A molecule split by the periodic boundary has the energy and forces of the whole molecule."""
+    field = known_field()
+    whole = rattled_ethanol(1, seed=11)[0]
+    whole.cell = [8.0, 8.0, 8.0]
+    whole.pbc = True
+    whole.positions += np.array([7.3, 4.0, 4.0]) - whole.positions[0]
+    split = whole.copy()
+    split.wrap()
+    assert np.abs(split.positions - whole.positions).max() > 1.0
+    topology = ValenceTopology.from_atoms(split)
+    assert np.abs(topology.bond_shifts).sum() > 0
+    energy, forces = energy_and_forces(field, whole)
+    split_energy, split_forces = energy_and_forces(field, split)
+    assert split_energy == pytest.approx(energy, abs=1e-9)
+    np.testing.assert_allclose(split_forces, forces, atol=1e-9)
+
+
+def test_round_trip_through_json():
+    field = fit_valence_force_field(labelled(rattled_ethanol(10, seed=12), known_field()), ALL_KINDS, energy_weight=1.0)
+    again = ValenceForceField.from_dict(json.loads(json.dumps(field.to_dict())))
+    atoms = rattled_ethanol(1, seed=13)[0]
+    energy, forces = energy_and_forces(field, atoms)
+    energy_again, forces_again = energy_and_forces(again, atoms)
+    assert energy_again == energy
+    np.testing.assert_array_equal(forces_again, forces)
+
+
+def test_calculator_keeps_its_bonds_until_reset():
+    field = known_field()
+    atoms = molecule("CH3CH2OH")
+    calc = ValenceCalc(field)
+    atoms.calc = calc
+    atoms.get_forces()
+    bonds = calc.topology.bonds.copy()
+    # stretch the O-H bond far beyond the bonding distance: still a bond (the topology is fixed)
+    oxygen, hydrogen = next((i, j) for i, j in bonds if {atoms[i].symbol, atoms[j].symbol} == {"O", "H"})
+    atoms.positions[hydrogen] += 2.0 * (atoms.positions[hydrogen] - atoms.positions[oxygen])
+    stretched = atoms.get_forces()
+    np.testing.assert_array_equal(calc.topology.bonds, bonds)
+    assert np.linalg.norm(stretched[hydrogen]) > 1.0
+    calc.reset_topology()
+    atoms.get_forces()
+    assert len(calc.topology.bonds) == len(bonds) - 1
+
+
+def test_as_the_fast_part_of_a_split():
+    """MTSCalc.from_total(valence, total): the sum is the total and the slow part the difference."""
+    field = known_field()
+    total_field = fit_valence_force_field(labelled(rattled_ethanol(10, seed=14), field), {"bond": 2, "angle": 2})
+    atoms = rattled_ethanol(1, seed=15)[0]
+    atoms.calc = MTSCalc.from_total(ValenceCalc(field), ValenceCalc(total_field))
+    _, total = energy_and_forces(total_field, atoms)
+    _, fast = energy_and_forces(field, atoms)
+    np.testing.assert_allclose(atoms.get_forces(), total, atol=1e-12)
+    np.testing.assert_allclose(atoms.calc.get_property("slow_forces", atoms), total - fast, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda atoms: atoms.append("N"), "no parameters for species N"),
+        (lambda atoms: setattr(atoms, "positions", np.full((len(atoms), 3), np.nan)), "non-finite positions"),
+    ],
+)
+def test_bad_structures_are_refused(change, message):
+    atoms = molecule("CH3CH2OH")
+    change(atoms)
+    atoms.calc = ValenceCalc(known_field())
+    with pytest.raises(ValueError, match=message):
+        atoms.get_forces()
+
+
+def test_unfitted_bond_type_is_named():
+    atoms = molecule("CH3OH")  # a subset of ethanol's bond and angle types
+    field = fit_valence_force_field(labelled(rattled_ethanol(5, seed=16), known_field()), {"bond": 2, "angle": 2})
+    peroxide = molecule("H2O2")
+    peroxide.calc = ValenceCalc(field)
+    with pytest.raises(ValueError, match="bond O-O"):
+        peroxide.get_forces()
+    atoms.calc = ValenceCalc(field)
+    assert np.isfinite(atoms.get_forces()).all()
+
+
+def test_fit_refuses_bad_input():
+    frames = rattled_ethanol(2, seed=17)
+    with pytest.raises(ValueError, match="no reference forces"):
+        fit_valence_force_field(frames)
+    training = labelled(frames, known_field())
+    with pytest.raises(ValueError, match="at least 2"):
+        fit_valence_force_field(training, {"bond": 1, "angle": 2})
+    with pytest.raises(ValueError, match="unknown coordinate kinds"):
+        fit_valence_force_field(training, {"bond": 2, "angle": 2, "dihedral": 3})
+    with pytest.raises(ValueError, match="at least one frame"):
+        fit_valence_force_field([])
+    with pytest.raises(ValueError, match="no bonds"):
+        neon = Atoms("Ne2", positions=[[0, 0, 0], [0, 0, 3.0]])
+        neon.calc = SinglePointCalculator(neon, energy=0.0, forces=np.zeros((2, 3)))
+        fit_valence_force_field([neon])
