@@ -31,7 +31,6 @@ so use it for molecules and materials whose bonding does not change in the run.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
