@@ -17,6 +17,10 @@ the run's outer step).
   the smallest of ``--timesteps``.
 - The single model at each of ``--timesteps``; each pair (``--pairs``, default every
   trained pair) at each inner step of ``--inner-steps`` and each of ``--n-inner``.
+- With ``--valence``: the single model split as ``MTSCalc.from_total(valence, single)``,
+  a valence force field (bonds, angles, 1-3 distances; ``asetools.calculators.ValenceCalc``)
+  fitted to the training frames as the fast part and the rest of the single model as
+  the slow one. The potential is the single model's, so only the integration differs.
 - Integrators: BAOAB (ASE's ``LangevinBAOAB``) for the reference and the single model,
   BAOAB-RESPA (``MTSLangevin``) for the pairs.
 - Molecules: each molecule's centre-of-mass momentum is removed after every step
@@ -57,13 +61,16 @@ import math
 import platform
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import torch
 from ase import units
 from mts_md import integrator, md_run, record_interval
 from mts_systems import SYSTEMS, mean_and_error
 
-from asetools.calculators import MTSCalc, PotentialCalc
+from asetools.calculators import MTSCalc, PotentialCalc, ValenceCalc
+from asetools.models.valence import fit_valence_force_field
+from asetools.training.config import load_train_config
 
 DEFAULTS = {
     "cu": {"timesteps": [8.0, 10.0, 12.0], "inner_steps": [8.0], "n_inner": [3, 4, 6, 8], "production_ps": 20.0,
@@ -73,11 +80,37 @@ DEFAULTS = {
 }  # fmt: skip
 
 
+#: ``--valence`` choices: which forces the valence force field is fitted to.
+VALENCE_LABELS = {"data": "the training file's reference forces", "single": "the single model's forces"}
+
+
+def valence_split(single_directory: Path, labels: str, compile: bool) -> MTSCalc:
+    """The single model as a fitted valence force field plus the rest (``MTSCalc.from_total``).
+
+    The force field is fitted to every frame of the single model's training file, with the
+    forces of ``labels`` (see :data:`VALENCE_LABELS`). The sum is the single model exactly,
+    so the split changes only the integration, not the potential.
+    """
+    config = load_train_config(single_directory / "config.yaml")
+    frames = ase.io.read(config.data.train_file, ":")
+    forces = None
+    if labels == "single":
+        labeller = PotentialCalc(single_directory / "best.pt", dtype="float64")
+        forces = [labeller.get_forces(atoms) for atoms in frames]
+    field = fit_valence_force_field(frames, forces=forces)
+    return MTSCalc.from_total(ValenceCalc(field), PotentialCalc(single_directory / "best.pt", compile=compile))
+
+
 def parse_arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--system", choices=sorted(SYSTEMS), default="cu")
     parser.add_argument("--work", default="runs/mts_benchmark", help="where benchmarks/mts.py trained the models")
-    parser.add_argument("--pairs", nargs="+", help="pair directories under the work directory (default: all)")
+    parser.add_argument("--pairs", nargs="*", help="pair directories under the work directory (default: all; none if empty)")
+    parser.add_argument(
+        "--valence", nargs="+", choices=sorted(VALENCE_LABELS), default=[],
+        help="also split the single model as a fitted valence force field (fast) plus the rest (slow), "
+        "fitted to the training file's forces ('data') or to the single model's on the same frames ('single')",
+    )
     parser.add_argument("--friction", type=float, default=0.002, help="Langevin friction, 1/fs")
     parser.add_argument("--reference-step", type=float, default=8.0, help="fs, the EMT reference (cu)")
     parser.add_argument("--timesteps", type=float, nargs="+", help="fs, the single model")
@@ -123,7 +156,7 @@ def main() -> None:
     system = SYSTEMS[args.system]
     torch.set_num_threads(args.threads)
     work = Path(args.work) / args.system
-    pairs = args.pairs or sorted(p.parent.name for p in work.glob("*/best.pt") if p.parent.name != "single")
+    pairs = list(args.pairs) if args.pairs is not None else sorted(p.parent.name for p in work.glob("*/best.pt") if p.parent.name != "single")
     missing = [name for name in ("single", *pairs) if not (work / name / "best.pt").is_file()]
     if missing:
         raise SystemExit(f"no trained {', '.join(missing)} in {work}; run benchmarks/mts.py --system {args.system} first")
@@ -140,6 +173,10 @@ def main() -> None:
     for name in pairs:
         calc = MTSCalc.from_checkpoint(work / name / "best.pt", compile=args.compile)
         settings += [(name, calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
+    for labels in args.valence:
+        calc = valence_split(work / "single", labels, args.compile)
+        pairs.append(f"valence_{labels}")
+        settings += [(pairs[-1], calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
     print(f"Langevin, {args.equilibrate_ps:g} ps to equilibrate, then {args.production_ps:g} ps recorded every "
           f"~{args.record_fs:g} fs", flush=True)  # fmt: skip
 

@@ -32,16 +32,21 @@ so use it for molecules and materials whose bonding does not change in the run.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import dataclasses
+import json
+import os
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 
 import numpy as np
 from ase import Atoms
 from ase.neighborlist import natural_cutoffs
 
+from .._files import atomic_path
 from ..graph import _neighbours
 
-__all__ = ["COORDINATE_KINDS", "BoundValenceForceField", "ValenceForceField", "ValenceTopology", "fit_valence_force_field"]
+__all__ = ["ATOM_TYPINGS", "COORDINATE_KINDS", "BoundValenceForceField", "ValenceForceField", "ValenceTopology", "fit_valence_force_field"]
 
 #: Scale of ASE's covalent radii below which two atoms are bonded (ethanol's longest
 #: bond, C–C at 1.53 Å, is 1.0 × the sum of the radii; the nearest non-bonded pair,
@@ -60,12 +65,24 @@ def angle_type(first: str, vertex: str, last: str) -> str:
     return f"{outer[0]}-{vertex}-{outer[1]}"
 
 
+def dihedral_type(first: str, second: str, third: str, fourth: str) -> str:
+    """Label of a dihedral type, read in the direction that sorts first: ``"H-C-C-O"``."""
+    return "-".join(min((first, second, third, fourth), (fourth, third, second, first)))
+
+
+#: How atoms are named in the term types: by species alone (``"C"``), or by species and
+#: the sorted species of its bonded neighbours (``"C(CHHH)"``: a methyl carbon; its C–H
+#: bonds then differ from a CH2 group's).
+ATOM_TYPINGS = {"species": "chemical symbol", "neighbours": "symbol and bonded neighbours' symbols"}
+
+
 @dataclass(frozen=True)
 class ValenceTopology:
     """Bonds and angles of one structure, with periodic image shifts.
 
     Attributes:
         symbols: chemical symbols, ``[N]``.
+        atom_types: each atom's name in the term types, ``[N]`` (see :data:`ATOM_TYPINGS`).
         bonds: ``[B, 2]`` atom indices ``(i, j)``, each bond once.
         bond_shifts: ``[B, 3]`` integer cell shifts: the bond vector is
             ``x_j + shift·cell − x_i``.
@@ -74,14 +91,24 @@ class ValenceTopology:
     """
 
     symbols: tuple[str, ...]
+    atom_types: tuple[str, ...]
     bonds: np.ndarray
     bond_shifts: np.ndarray
     angles: np.ndarray
     angle_shifts: np.ndarray
+    dihedrals: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 4), dtype=int))
+    dihedral_shifts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3, 3), dtype=int))
 
     @classmethod
-    def from_atoms(cls, atoms: Atoms, bond_scale: float = DEFAULT_BOND_SCALE) -> ValenceTopology:
-        """Bonds between atoms closer than ``bond_scale`` × the sum of their covalent radii; angles from bond pairs."""
+    def from_atoms(
+        cls, atoms: Atoms, bond_scale: float = DEFAULT_BOND_SCALE, atom_typing: str = "species"
+    ) -> ValenceTopology:
+        """Bonds between atoms closer than ``bond_scale`` × the sum of their covalent radii; angles from bond pairs.
+
+        ``atom_typing`` (see :data:`ATOM_TYPINGS`) names the atoms in the term types.
+        """
+        if atom_typing not in ATOM_TYPINGS:
+            raise ValueError(f"ValenceTopology: unknown atom_typing {atom_typing!r}; choose from {sorted(ATOM_TYPINGS)}")
         if not np.all(np.isfinite(atoms.positions)):
             raise ValueError("ValenceTopology: the structure has non-finite positions; fix the input geometry")
         if bond_scale <= 0:
@@ -101,33 +128,70 @@ class ValenceTopology:
                 for b in range(a + 1, len(arms)):
                     angles.append((second[arms[a]], vertex, second[arms[b]]))
                     angle_shifts.append((shifts[arms[a]], shifts[arms[b]]))
+        dihedrals, dihedral_shifts = [], []
+        for centre in np.flatnonzero(once):  # the central bond j-k, once
+            j, k, to_k = first[centre], second[centre], shifts[centre]
+            for arm_i in np.flatnonzero(first == j):
+                i, to_i = second[arm_i], shifts[arm_i]
+                if i == k and np.array_equal(to_i, to_k):
+                    continue
+                for arm_l in np.flatnonzero(first == k):
+                    l, to_l = second[arm_l], to_k + shifts[arm_l]
+                    if (l == j and not to_l.any()) or (l == i and np.array_equal(to_l, to_i)):
+                        continue
+                    dihedrals.append((i, j, k, l))
+                    dihedral_shifts.append((to_i, to_k, to_l))
+        symbols = atoms.get_chemical_symbols()
+        atom_types = symbols
+        if atom_typing == "neighbours":
+            atom_types = [
+                f"{symbol}({''.join(sorted(symbols[n] for n in second[first == index]))})"
+                for index, symbol in enumerate(symbols)
+            ]
         return cls(
-            symbols=tuple(atoms.get_chemical_symbols()),
+            symbols=tuple(symbols),
+            atom_types=tuple(atom_types),
             bonds=bonds.reshape(-1, 2),
             bond_shifts=shifts[once].reshape(-1, 3),
             angles=np.array(angles, dtype=int).reshape(-1, 3),
             angle_shifts=np.array(angle_shifts, dtype=int).reshape(-1, 2, 3),
+            dihedrals=np.array(dihedrals, dtype=int).reshape(-1, 4),
+            dihedral_shifts=np.array(dihedral_shifts, dtype=int).reshape(-1, 3, 3),
         )
 
     @cached_property
     def bond_types(self) -> list[str]:
-        return [bond_type(self.symbols[i], self.symbols[j]) for i, j in self.bonds]
+        return [bond_type(self.atom_types[i], self.atom_types[j]) for i, j in self.bonds]
 
     @cached_property
     def angle_types(self) -> list[str]:
-        return [angle_type(self.symbols[i], self.symbols[j], self.symbols[k]) for i, j, k in self.angles]
+        return [angle_type(self.atom_types[i], self.atom_types[j], self.atom_types[k]) for i, j, k in self.angles]
+
+    @cached_property
+    def arm_types(self) -> tuple[list[str], list[str]]:
+        """Bond types of the two arms of every angle: ``(first-vertex, vertex-last)``."""
+        s = self.atom_types
+        return [bond_type(s[i], s[j]) for i, j, _ in self.angles], [bond_type(s[j], s[k]) for _, j, k in self.angles]
+
+    @cached_property
+    def dihedral_types(self) -> list[str]:
+        return [dihedral_type(*(self.atom_types[n] for n in dihedral)) for dihedral in self.dihedrals]
 
     def types(self, kind: str) -> list[str]:
         """Type label of every term of one coordinate kind (see :data:`COORDINATE_KINDS`)."""
-        return self.bond_types if kind == "bond" else self.angle_types
+        if kind == "bond":
+            return self.bond_types
+        return self.dihedral_types if kind == "one_four" else self.angle_types
 
     def atoms_of(self, kind: str) -> np.ndarray:
         """``[T, m]`` atoms each term of ``kind`` depends on (the order of :func:`_coordinates`' gradients)."""
         if kind == "bond":
             return self.bonds
-        if kind == "angle":
-            return self.angles
-        return self.angles[:, [0, 2]]
+        if kind == "urey_bradley":
+            return self.angles[:, [0, 2]]
+        if kind == "one_four":
+            return self.dihedrals[:, [0, 3]]
+        return self.angles
 
 
 def _positive(shifts: np.ndarray) -> np.ndarray:
@@ -137,17 +201,48 @@ def _positive(shifts: np.ndarray) -> np.ndarray:
 
 
 #: Internal coordinates the force field expands in, in the order of the fit's columns.
-COORDINATE_KINDS = ("bond", "angle", "urey_bradley")
+#: The cross terms ``stretch_stretch`` ((r_a − r0_a)(r_b − r0_b) of an angle's two arms)
+#: and ``stretch_bend`` ((r_a − r0_a + r_b − r0_b)(cos θ − c0)) use the bond and angle
+#: references, so they need the ``bond`` and ``angle`` kinds.
+COORDINATE_KINDS = ("bond", "angle", "urey_bradley", "stretch_stretch", "stretch_bend", "one_four")
+#: The kinds that are products of two deviations from the bond and angle references.
+CROSS_KINDS = ("stretch_stretch", "stretch_bend")
 
 
-def _coordinates(topology: ValenceTopology, kind: str, positions: np.ndarray, cell: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _AngleCentres:
+    """Per angle of a topology: its arms' bond references (Å) and its own (cosine), ``[A]`` each."""
+
+    arm_a: np.ndarray
+    arm_b: np.ndarray
+    cosine: np.ndarray
+
+    @classmethod
+    def of(cls, topology: ValenceTopology, reference: dict[str, dict[str, float]]) -> _AngleCentres:
+        first, second = topology.arm_types
+        return cls(
+            np.array([reference["bond"][name] for name in first]),
+            np.array([reference["bond"][name] for name in second]),
+            np.array([reference["angle"][name] for name in topology.angle_types]),
+        )
+
+
+def _coordinates(
+    topology: ValenceTopology, kind: str, positions: np.ndarray, cell: np.ndarray, centres: _AngleCentres | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Values ``[T]`` of one kind of internal coordinate and their gradients ``[T, m, 3]``.
 
-    The gradients are with respect to the positions of ``topology.atoms_of(kind)``.
+    The gradients are with respect to the positions of ``topology.atoms_of(kind)``;
+    the cross kinds need ``centres``.
     """
-    if kind == "bond":
-        i, j = topology.bonds.T
-        vectors = positions[j] + topology.bond_shifts @ cell - positions[i]
+    if kind in ("bond", "one_four"):
+        if kind == "bond":
+            i, j = topology.bonds.T
+            vectors = positions[j] + topology.bond_shifts @ cell - positions[i]
+        else:
+            i, _, _, j = topology.dihedrals.T
+            shifts = topology.dihedral_shifts
+            vectors = positions[j] + (shifts[:, 2] - shifts[:, 0]) @ cell - positions[i]
         lengths = np.linalg.norm(vectors, axis=1)
         unit = vectors / lengths[:, None]
         return lengths, np.stack([-unit, unit], axis=1)
@@ -159,7 +254,7 @@ def _coordinates(topology: ValenceTopology, kind: str, positions: np.ndarray, ce
         lengths = np.linalg.norm(vectors, axis=1)
         unit = vectors / lengths[:, None]
         return lengths, np.stack([-unit, unit], axis=1)
-    if kind != "angle":
+    if kind not in COORDINATE_KINDS:
         raise ValueError(f"unknown internal coordinate {kind!r}; choose from {COORDINATE_KINDS}")
     norm_a = np.linalg.norm(arm_a, axis=1, keepdims=True)
     norm_b = np.linalg.norm(arm_b, axis=1, keepdims=True)
@@ -167,7 +262,19 @@ def _coordinates(topology: ValenceTopology, kind: str, positions: np.ndarray, ce
     cosine = np.sum(unit_a * unit_b, axis=1)
     grad_a = (unit_b - cosine[:, None] * unit_a) / norm_a
     grad_b = (unit_a - cosine[:, None] * unit_b) / norm_b
-    return cosine, np.stack([grad_a, -grad_a - grad_b, grad_b], axis=1)
+    if kind == "angle":
+        return cosine, np.stack([grad_a, -grad_a - grad_b, grad_b], axis=1)
+    stretch_a = norm_a[:, 0] - centres.arm_a
+    stretch_b = norm_b[:, 0] - centres.arm_b
+    if kind == "stretch_stretch":
+        d_first = stretch_b[:, None] * unit_a
+        d_last = stretch_a[:, None] * unit_b
+        return stretch_a * stretch_b, np.stack([d_first, -d_first - d_last, d_last], axis=1)
+    bend = (cosine - centres.cosine)[:, None]
+    stretch = (stretch_a + stretch_b)[:, None]
+    d_first = bend * unit_a + stretch * grad_a
+    d_last = bend * unit_b + stretch * grad_b
+    return stretch[:, 0] * bend[:, 0], np.stack([d_first, -d_first - d_last, d_last], axis=1)
 
 
 @dataclass(frozen=True)
@@ -180,21 +287,21 @@ class ValenceForceField:
         coefficients: kind -> type -> ``[order + 1]`` c_p (eV per unit of q^p), p = 0, 1, ...
             A kind left out has no terms.
         bond_scale: the covalent-radius scale that defines bonds.
+        atom_typing: how atoms are named in the term types (:data:`ATOM_TYPINGS`).
     """
 
     species_energies: dict[str, float]
     reference: dict[str, dict[str, float]]
     coefficients: dict[str, dict[str, np.ndarray]]
     bond_scale: float = DEFAULT_BOND_SCALE
+    atom_typing: str = "species"
 
     def __post_init__(self):
-        unknown = sorted(set(self.coefficients) - set(COORDINATE_KINDS))
-        if unknown:
-            raise ValueError(f"ValenceForceField: unknown coordinate kinds {unknown}; choose from {COORDINATE_KINDS}")
+        _check_kinds(self.coefficients, "ValenceForceField")
 
     def topology(self, atoms: Atoms) -> ValenceTopology:
         """The bonds and angles of ``atoms``, checked to have parameters."""
-        topology = ValenceTopology.from_atoms(atoms, self.bond_scale)
+        topology = ValenceTopology.from_atoms(atoms, self.bond_scale, self.atom_typing)
         missing = [("species", sorted(set(topology.symbols) - set(self.species_energies)))]
         missing += [(kind, sorted(set(topology.types(kind)) - set(table))) for kind, table in self.coefficients.items()]
         missing = [(what, names) for what, names in missing if names]
@@ -221,7 +328,8 @@ class ValenceForceField:
             for row, name in enumerate(names):
                 gathered[row, : len(table[name])] = table[name]
             terms[kind] = (np.array([self.reference[kind][name] for name in names]), gathered)
-        return BoundValenceForceField(topology=topology, constant=float(constant), terms=terms)
+        centres = _AngleCentres.of(topology, self.reference) if set(CROSS_KINDS) & set(terms) else None
+        return BoundValenceForceField(topology=topology, constant=float(constant), terms=terms, centres=centres)
 
     def to_dict(self) -> dict:
         """Plain-Python form (for YAML/JSON); :meth:`from_dict` reads it back."""
@@ -233,7 +341,22 @@ class ValenceForceField:
                 for kind, table in self.coefficients.items()
             },
             "bond_scale": self.bond_scale,
+            "atom_typing": self.atom_typing,
         }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the force field as JSON to ``path`` (atomically: a failed write leaves the old file)."""
+        with atomic_path(path) as temporary:
+            temporary.write_text(json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> ValenceForceField:
+        """Read a force field written by :meth:`save`."""
+        try:
+            data = json.loads(Path(path).read_text())
+            return cls.from_dict(data)
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"{os.fspath(path)!r} is not a valence force field written by ValenceForceField.save: {error}") from None
 
     @classmethod
     def from_dict(cls, data: dict) -> ValenceForceField:
@@ -246,6 +369,7 @@ class ValenceForceField:
             reference={kind: dict(table) for kind, table in data["reference"].items()},
             coefficients=coefficients,
             bond_scale=float(data.get("bond_scale", DEFAULT_BOND_SCALE)),
+            atom_typing=str(data.get("atom_typing", "species")),
         )
 
 
@@ -257,18 +381,20 @@ class BoundValenceForceField:
         topology: the structure's bonds and angles.
         constant: Σ_s n_s·e_s (eV).
         terms: kind -> (``[T]`` q0 of each term, ``[T, P + 1]`` its coefficients).
+        centres: the bond and angle references per angle (for the cross kinds).
     """
 
     topology: ValenceTopology
     constant: float
     terms: dict[str, tuple[np.ndarray, np.ndarray]]
+    centres: _AngleCentres | None = None
 
     def energy_and_forces(self, positions: np.ndarray, cell: np.ndarray) -> tuple[float, np.ndarray]:
         """Energy (eV) and forces (eV/Å, ``[N, 3]``) at ``positions`` (Å, ``[N, 3]``)."""
         energy = self.constant
         indices, contributions = [], []
         for kind, (reference, coefficients) in self.terms.items():
-            values, gradients = _coordinates(self.topology, kind, positions, cell)
+            values, gradients = _coordinates(self.topology, kind, positions, cell, self.centres)
             value, slope = _polynomial(values - reference, coefficients)
             energy += float(value.sum())
             indices.append(self.topology.atoms_of(kind).reshape(-1))
@@ -292,7 +418,7 @@ def _polynomial(x: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np
 
 
 #: Default polynomial order of each coordinate kind in :func:`fit_valence_force_field`.
-DEFAULT_ORDERS = {"bond": 4, "angle": 3, "urey_bradley": 2}
+DEFAULT_ORDERS = {"bond": 4, "angle": 3, "urey_bradley": 2, "stretch_stretch": 1, "stretch_bend": 1}
 
 
 def fit_valence_force_field(
@@ -300,6 +426,7 @@ def fit_valence_force_field(
     orders: dict[str, int] | None = None,
     energy_weight: float = 0.0,
     bond_scale: float = DEFAULT_BOND_SCALE,
+    atom_typing: str = "neighbours",
     forces: Sequence[np.ndarray] | None = None,
     energies: Sequence[float] | None = None,
 ) -> ValenceForceField:
@@ -315,6 +442,7 @@ def fit_valence_force_field(
             component's (eV/Å) in the squared residual; 0 fits forces only, and the
             species energies and the constants ``c_0`` are then 0.
         bond_scale: covalent-radius scale that defines bonds (see :class:`ValenceTopology`).
+        atom_typing: how atoms are named in the term types (:data:`ATOM_TYPINGS`).
         forces: ``[N, 3]`` reference forces per frame (eV/Å), instead of the frames' own.
         energies: reference energies per frame (eV), instead of the frames' own.
 
@@ -325,25 +453,23 @@ def fit_valence_force_field(
     orders = {kind: order for kind, order in (DEFAULT_ORDERS if orders is None else orders).items() if order}
     if len(frames) == 0:
         raise ValueError("fit_valence_force_field needs at least one frame")
-    unknown = sorted(set(orders) - set(COORDINATE_KINDS))
-    if unknown:
-        raise ValueError(f"fit_valence_force_field: unknown coordinate kinds {unknown}; choose from {COORDINATE_KINDS}")
+    _check_kinds(orders, "fit_valence_force_field")
     if orders.get("bond", 0) < 2 or orders.get("angle", 0) < 2:
         raise ValueError(f"the bond and angle orders must be at least 2 (a restoring force), got {orders}")
-    topologies = [ValenceTopology.from_atoms(atoms, bond_scale) for atoms in frames]
+    topologies = [ValenceTopology.from_atoms(atoms, bond_scale, atom_typing) for atoms in frames]
     for index, topology in enumerate(topologies):
         if len(topology.bonds) == 0:
             raise ValueError(f"frame {index} has no bonds at bond_scale {bond_scale}; is it a molecule, and are its units Å?")
     if forces is None:
         forces = [_frame_forces(atoms, index) for index, atoms in enumerate(frames)]
     kinds = [kind for kind in COORDINATE_KINDS if kind in orders]
-    values = [
-        {kind: _coordinates(topology, kind, atoms.positions, atoms.cell.array) for kind in kinds}
-        for topology, atoms in zip(topologies, frames)
-    ]
+    values = [{} for _ in frames]
     species = sorted({symbol for topology in topologies for symbol in topology.symbols})
     reference, first_column, columns = {}, {}, len(species)
-    for kind in kinds:
+    for kind in kinds:  # in COORDINATE_KINDS order: the cross kinds use the bond and angle references
+        for topology, atoms, value in zip(topologies, frames, values):
+            centres = _AngleCentres.of(topology, reference) if kind in CROSS_KINDS else None
+            value[kind] = _coordinates(topology, kind, atoms.positions, atoms.cell.array, centres)
         names = sorted({name for topology in topologies for name in topology.types(kind)})
         reference[kind] = {
             name: float(np.mean(np.concatenate([
@@ -392,7 +518,16 @@ def fit_valence_force_field(
             for kind in kinds
         },
         bond_scale=bond_scale,
+        atom_typing=atom_typing,
     )
+
+
+def _check_kinds(kinds, where: str) -> None:
+    unknown = sorted(set(kinds) - set(COORDINATE_KINDS))
+    if unknown:
+        raise ValueError(f"{where}: unknown coordinate kinds {unknown}; choose from {COORDINATE_KINDS}")
+    if set(CROSS_KINDS) & set(kinds) and not {"bond", "angle"} <= set(kinds):
+        raise ValueError(f"{where}: the cross terms {CROSS_KINDS} need the bond and angle terms as well")
 
 
 def _frame_forces(atoms: Atoms, index: int) -> np.ndarray:
