@@ -9,6 +9,7 @@ from ase.outputs import Properties, all_outputs
 
 from ..checkpoint import load_checkpoint
 from ..models import MTSPair
+from ._state import QuickStateCheck
 from .potential_calc import PotentialCalc
 
 __all__ = ["MTSCalc"]
@@ -29,7 +30,7 @@ def _check_calculator(calc, role: str) -> None:
         raise TypeError(f"the {role} part of MTSCalc must be an ASE calculator, got {type(calc).__name__}")
 
 
-class MTSCalc(Calculator):
+class MTSCalc(QuickStateCheck, Calculator):
     """The sum of a fast and a slow ASE calculator, for multiple-time-step MD.
 
     ``energy``, ``free_energy``, ``forces``, ``stress`` and per-atom ``energies`` are

@@ -14,6 +14,7 @@ from .. import allocator
 from ..checkpoint import load_potential
 from ..graph import MIN_DISTANCE, AtomicGraph, build_graph
 from ..models import EnergyModel, Potential
+from ._state import QuickStateCheck
 
 __all__ = ["PotentialCalc"]
 
@@ -28,7 +29,7 @@ def _parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
 
 
-class PotentialCalc(Calculator):
+class PotentialCalc(QuickStateCheck, Calculator):
     """ASE calculator for any asetools energy model.
 
     Results: ``energy`` and ``free_energy`` (eV), ``energies`` (per atom, eV),

@@ -6,11 +6,12 @@ import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
 from ..models.valence import BoundValenceForceField, ValenceForceField, ValenceTopology
+from ._state import QuickStateCheck
 
 __all__ = ["ValenceCalc"]
 
 
-class ValenceCalc(Calculator):
+class ValenceCalc(QuickStateCheck, Calculator):
     """Energy (eV) and forces (eV/Å) of a :class:`~asetools.models.valence.ValenceForceField`.
 
     The bonds are found from the first structure the calculator sees (or given as
