@@ -7,22 +7,25 @@ terms per bond and angle type costs far less than any message-passing model. Use
 the fast part with :meth:`asetools.calculators.MTSCalc.from_total`, the slow part is the
 full model minus these terms, so the dynamics is that of the full model exactly.
 
-Energy (eV) of a structure with bonds ``b`` and angles ``a``::
+Energy (eV) of a structure::
 
     E = Σ_s n_s·e_s + Σ_kinds Σ_terms Σ_p c_{kind,type,p} (q − q0_{kind,type})^p,    p = 0..order[kind]
 
-over three kinds of internal coordinate ``q``: ``bond`` (the bond length, Å), ``angle``
-(cos θ of two bonds that share an atom; no singularity at linear angles) and
-``urey_bradley`` (the distance between the two outer atoms of an angle, Å, which
-couples stretches and bends as in CHARMM). One set of coefficients per type: a bond's
-type is its two species, sorted (``"C-H"``); an angle's and a 1–3 distance's is the
-outer species, sorted, around the vertex (``"H-C-O"``). ``e_s`` are per-species energies;
-the constants ``c_0`` (a bond's or angle's energy increment) let frames with different
-bonds, such as different molecules, share one energy zero.
-The reference values ``q0`` are the mean of each type in the fitting frames, so the
-coefficients are a Taylor expansion about the typical geometry. Every coefficient enters
-linearly, so :func:`fit_valence_force_field` is one linear least-squares solve on
-reference forces (and, optionally, energies).
+over the kinds of internal coordinate ``q`` in :data:`COORDINATE_KINDS`: ``bond`` (the
+bond length, Å), ``angle`` (cos θ of two bonds that share an atom; no singularity at
+linear angles), ``urey_bradley`` (the distance between the outer atoms of an angle, Å,
+as in CHARMM), the cross terms ``stretch_stretch`` and ``stretch_bend`` of an angle's
+two arms, and ``one_four`` (the distance between the end atoms of a dihedral, Å). One
+set of coefficients per type: a bond's type is its two atom names, sorted (``"C-H"``);
+an angle's is the outer names, sorted, around the vertex (``"H-C-O"``); a dihedral's
+is read in the direction that sorts first. Atoms are named by species or, by default in
+the fit, by species and bonded neighbours (:data:`ATOM_TYPINGS`). ``e_s`` are
+per-species energies; the constants ``c_0`` (a term's energy increment) let frames with
+different bonds, such as different molecules, share one energy zero. The reference
+values ``q0`` are the mean of each type in the fitting frames, so the coefficients are
+a Taylor expansion about the typical geometry. Every coefficient enters linearly, so
+:func:`fit_valence_force_field` is one linear least-squares solve on reference forces
+(and, optionally, energies).
 
 Bonds are found once, by ASE's covalent radii (:func:`ase.neighborlist.natural_cutoffs`
 scaled by ``bond_scale``), and stay fixed: the force field cannot break or make bonds,
@@ -31,10 +34,10 @@ so use it for molecules and materials whose bonding does not change in the run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import dataclasses
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -46,7 +49,14 @@ from ase.neighborlist import natural_cutoffs
 from .._files import atomic_path
 from ..graph import _neighbours
 
-__all__ = ["ATOM_TYPINGS", "COORDINATE_KINDS", "BoundValenceForceField", "ValenceForceField", "ValenceTopology", "fit_valence_force_field"]
+__all__ = [
+    "ATOM_TYPINGS",
+    "COORDINATE_KINDS",
+    "BoundValenceForceField",
+    "ValenceForceField",
+    "ValenceTopology",
+    "fit_valence_force_field",
+]
 
 #: Scale of ASE's covalent radii below which two atoms are bonded (ethanol's longest
 #: bond, C–C at 1.53 Å, is 1.0 × the sum of the radii; the nearest non-bonded pair,
