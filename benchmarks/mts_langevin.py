@@ -18,7 +18,7 @@ the run's outer step).
 - The single model at each of ``--timesteps``; each pair (``--pairs``, default every
   trained pair) at each inner step of ``--inner-steps`` and each of ``--n-inner``.
 - With ``--valence``: the single model split as ``MTSCalc.from_total(valence, single)``,
-  a valence force field (bonds, angles, 1-3 distances; ``asetools.calculators.ValenceCalc``)
+  a valence force field (bonds, angles, 1-3 distances and cross terms; ``ValenceCalc``)
   fitted to the training frames as the fast part and the rest of the single model as
   the slow one. The potential is the single model's, so only the integration differs.
 - Integrators: BAOAB (ASE's ``LangevinBAOAB``) for the reference and the single model,
