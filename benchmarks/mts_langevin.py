@@ -84,8 +84,9 @@ DEFAULTS = {
 VALENCE_LABELS = {"data": "the training file's reference forces", "single": "the single model's forces"}
 
 
-def valence_split(single_directory: Path, labels: str, compile: bool) -> MTSCalc:
-    """The single model as a fitted valence force field plus the rest (``MTSCalc.from_total``).
+def valence_split(single_directory: Path, labels: str, single: PotentialCalc) -> MTSCalc:
+    """The single model (``single``, trained in ``single_directory``) as a fitted valence force
+    field plus the rest (``MTSCalc.from_total``).
 
     The force field is fitted to every frame of the single model's training file, with the
     forces of ``labels`` (see :data:`VALENCE_LABELS`). The sum is the single model exactly,
@@ -98,7 +99,7 @@ def valence_split(single_directory: Path, labels: str, compile: bool) -> MTSCalc
         labeller = PotentialCalc(single_directory / "best.pt", dtype="float64")
         forces = [labeller.get_forces(atoms) for atoms in frames]
     field = fit_valence_force_field(frames, forces=forces)
-    return MTSCalc.from_total(ValenceCalc(field), PotentialCalc(single_directory / "best.pt", compile=compile))
+    return MTSCalc.from_total(ValenceCalc(field), single)
 
 
 def parse_arguments() -> argparse.Namespace:
@@ -174,7 +175,7 @@ def main() -> None:
         calc = MTSCalc.from_checkpoint(work / name / "best.pt", compile=args.compile)
         settings += [(name, calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
     for labels in args.valence:
-        calc = valence_split(work / "single", labels, args.compile)
+        calc = valence_split(work / "single", labels, single)
         pairs.append(f"valence_{labels}")
         settings += [(pairs[-1], calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
     print(f"Langevin, {args.equilibrate_ps:g} ps to equilibrate, then {args.production_ps:g} ps recorded every "

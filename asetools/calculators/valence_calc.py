@@ -50,8 +50,9 @@ class ValenceCalc(QuickStateCheck, Calculator):
 
     def calculate(self, atoms=None, properties=None, system_changes=all_changes):
         super().calculate(atoms, properties or ["energy"], system_changes)
-        symbols = tuple(self.atoms.get_chemical_symbols())
-        if self._bound is None or self._bound.topology.symbols != symbols:
+        if self._bound is None or (
+            "numbers" in system_changes and self._bound.topology.symbols != tuple(self.atoms.get_chemical_symbols())
+        ):
             self._bound = self.force_field.bind(self.force_field.topology(self.atoms))
         positions = self.atoms.positions
         if not np.all(np.isfinite(positions)):

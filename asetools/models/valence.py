@@ -64,20 +64,10 @@ __all__ = [
 DEFAULT_BOND_SCALE = 1.2
 
 
-def bond_type(first: str, second: str) -> str:
-    """Label of a bond type, species sorted: ``"C-H"``."""
-    return "-".join(sorted((first, second)))
-
-
-def angle_type(first: str, vertex: str, last: str) -> str:
-    """Label of an angle type, outer species sorted around the vertex: ``"H-C-O"``."""
-    outer = sorted((first, last))
-    return f"{outer[0]}-{vertex}-{outer[1]}"
-
-
-def dihedral_type(first: str, second: str, third: str, fourth: str) -> str:
-    """Label of a dihedral type, read in the direction that sorts first: ``"H-C-C-O"``."""
-    return "-".join(min((first, second, third, fourth), (fourth, third, second, first)))
+def term_type(*names: str) -> str:
+    """Label of a bond, angle or dihedral type from its atoms' names, read in the direction that
+    sorts first: ``"C-H"``, ``"H-C-O"``, ``"H-C-C-O"`` (for an angle, the outer names sorted)."""
+    return "-".join(min(names, names[::-1]))
 
 
 #: How atoms are named in the term types: by species alone (``"C"``), or by species and
@@ -131,9 +121,11 @@ class ValenceTopology:
         first, second, shifts = first[bonded], second[bonded], shifts[bonded]
         once = (first < second) | ((first == second) & _positive(shifts))
         bonds = np.stack([first[once], second[once]], axis=1)
+        # the directed bonds leaving each atom, found once (a search per atom grows as N²)
+        by_atom = np.argsort(first, kind="stable")
+        bonds_of = np.split(by_atom, np.cumsum(np.bincount(first, minlength=len(atoms)))[:-1])
         angles, angle_shifts = [], []
-        for vertex in range(len(atoms)):
-            arms = np.flatnonzero(first == vertex)
+        for vertex, arms in enumerate(bonds_of):
             for a in range(len(arms)):
                 for b in range(a + 1, len(arms)):
                     angles.append((second[arms[a]], vertex, second[arms[b]]))
@@ -141,11 +133,11 @@ class ValenceTopology:
         dihedrals, dihedral_shifts = [], []
         for centre in np.flatnonzero(once):  # the central bond j-k, once
             j, k, to_k = first[centre], second[centre], shifts[centre]
-            for arm_i in np.flatnonzero(first == j):
+            for arm_i in bonds_of[j]:
                 i, to_i = second[arm_i], shifts[arm_i]
                 if i == k and np.array_equal(to_i, to_k):
                     continue
-                for arm_l in np.flatnonzero(first == k):
+                for arm_l in bonds_of[k]:
                     l, to_l = second[arm_l], to_k + shifts[arm_l]
                     if (l == j and not to_l.any()) or (l == i and np.array_equal(to_l, to_i)):
                         continue
@@ -155,8 +147,8 @@ class ValenceTopology:
         atom_types = symbols
         if atom_typing == "neighbours":
             atom_types = [
-                f"{symbol}({''.join(sorted(symbols[n] for n in second[first == index]))})"
-                for index, symbol in enumerate(symbols)
+                f"{symbol}({''.join(sorted(symbols[n] for n in second[arms]))})"
+                for symbol, arms in zip(symbols, bonds_of)
             ]
         return cls(
             symbols=tuple(symbols),
@@ -171,21 +163,21 @@ class ValenceTopology:
 
     @cached_property
     def bond_types(self) -> list[str]:
-        return [bond_type(self.atom_types[i], self.atom_types[j]) for i, j in self.bonds]
+        return [term_type(*(self.atom_types[n] for n in bond)) for bond in self.bonds]
 
     @cached_property
     def angle_types(self) -> list[str]:
-        return [angle_type(self.atom_types[i], self.atom_types[j], self.atom_types[k]) for i, j, k in self.angles]
+        return [term_type(*(self.atom_types[n] for n in angle)) for angle in self.angles]
 
     @cached_property
     def arm_types(self) -> tuple[list[str], list[str]]:
         """Bond types of the two arms of every angle: ``(first-vertex, vertex-last)``."""
         s = self.atom_types
-        return [bond_type(s[i], s[j]) for i, j, _ in self.angles], [bond_type(s[j], s[k]) for _, j, k in self.angles]
+        return [term_type(s[i], s[j]) for i, j, _ in self.angles], [term_type(s[j], s[k]) for _, j, k in self.angles]
 
     @cached_property
     def dihedral_types(self) -> list[str]:
-        return [dihedral_type(*(self.atom_types[n] for n in dihedral)) for dihedral in self.dihedrals]
+        return [term_type(*(self.atom_types[n] for n in dihedral)) for dihedral in self.dihedrals]
 
     def types(self, kind: str) -> list[str]:
         """Type label of every term of one coordinate kind (see :data:`COORDINATE_KINDS`)."""
@@ -237,50 +229,82 @@ class _AngleCentres:
         )
 
 
+@dataclass(frozen=True)
+class _AngleGeometry:
+    """Every angle of a topology at one set of positions: what the angle-based kinds share.
+
+    ``arm_a``/``arm_b``: ``[A, 3]`` vectors from the vertex to the first and last atom (Å);
+    ``norm_a``/``norm_b``: ``[A, 1]`` their lengths; ``unit_a``/``unit_b``: their directions;
+    ``cosine``: ``[A]`` cos θ; ``grad_a``/``grad_b``: ``[A, 3]`` dcos θ/d(first), d(last).
+    """
+
+    arm_a: np.ndarray
+    arm_b: np.ndarray
+    norm_a: np.ndarray
+    norm_b: np.ndarray
+    unit_a: np.ndarray
+    unit_b: np.ndarray
+    cosine: np.ndarray
+    grad_a: np.ndarray
+    grad_b: np.ndarray
+
+    @classmethod
+    def at(cls, topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray) -> _AngleGeometry:
+        first, vertex, last = topology.angles.T
+        arm_a = positions[first] + topology.angle_shifts[:, 0] @ cell - positions[vertex]
+        arm_b = positions[last] + topology.angle_shifts[:, 1] @ cell - positions[vertex]
+        norm_a = np.linalg.norm(arm_a, axis=1, keepdims=True)
+        norm_b = np.linalg.norm(arm_b, axis=1, keepdims=True)
+        unit_a, unit_b = arm_a / norm_a, arm_b / norm_b
+        cosine = np.sum(unit_a * unit_b, axis=1)
+        grad_a = (unit_b - cosine[:, None] * unit_a) / norm_a
+        grad_b = (unit_a - cosine[:, None] * unit_b) / norm_b
+        return cls(arm_a, arm_b, norm_a, norm_b, unit_a, unit_b, cosine, grad_a, grad_b)
+
+
+def _distance(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Lengths ``[T]`` of ``vectors`` ``[T, 3]`` (from atom 1 to atom 2) and their gradients ``[T, 2, 3]``."""
+    lengths = np.linalg.norm(vectors, axis=1)
+    unit = vectors / lengths[:, None]
+    return lengths, np.stack([-unit, unit], axis=1)
+
+
 def _coordinates(
-    topology: ValenceTopology, kind: str, positions: np.ndarray, cell: np.ndarray, centres: _AngleCentres | None = None
+    topology: ValenceTopology,
+    kind: str,
+    positions: np.ndarray,
+    cell: np.ndarray,
+    centres: _AngleCentres | None = None,
+    geometry: _AngleGeometry | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Values ``[T]`` of one kind of internal coordinate and their gradients ``[T, m, 3]``.
 
     The gradients are with respect to the positions of ``topology.atoms_of(kind)``;
-    the cross kinds need ``centres``.
+    the cross kinds need ``centres``. The angle-based kinds use ``geometry`` when given
+    (computed here otherwise), so that several of them at the same positions share it.
     """
-    if kind in ("bond", "one_four"):
-        if kind == "bond":
-            i, j = topology.bonds.T
-            vectors = positions[j] + topology.bond_shifts @ cell - positions[i]
-        else:
-            i, _, _, j = topology.dihedrals.T
-            shifts = topology.dihedral_shifts
-            vectors = positions[j] + (shifts[:, 2] - shifts[:, 0]) @ cell - positions[i]
-        lengths = np.linalg.norm(vectors, axis=1)
-        unit = vectors / lengths[:, None]
-        return lengths, np.stack([-unit, unit], axis=1)
-    first, vertex, last = topology.angles.T
-    arm_a = positions[first] + topology.angle_shifts[:, 0] @ cell - positions[vertex]
-    arm_b = positions[last] + topology.angle_shifts[:, 1] @ cell - positions[vertex]
-    if kind == "urey_bradley":
-        vectors = arm_b - arm_a
-        lengths = np.linalg.norm(vectors, axis=1)
-        unit = vectors / lengths[:, None]
-        return lengths, np.stack([-unit, unit], axis=1)
+    if kind == "bond":
+        i, j = topology.bonds.T
+        return _distance(positions[j] + topology.bond_shifts @ cell - positions[i])
+    if kind == "one_four":
+        i, _, _, j = topology.dihedrals.T
+        shifts = topology.dihedral_shifts
+        return _distance(positions[j] + (shifts[:, 2] - shifts[:, 0]) @ cell - positions[i])
     if kind not in COORDINATE_KINDS:
         raise ValueError(f"unknown internal coordinate {kind!r}; choose from {COORDINATE_KINDS}")
-    norm_a = np.linalg.norm(arm_a, axis=1, keepdims=True)
-    norm_b = np.linalg.norm(arm_b, axis=1, keepdims=True)
-    unit_a, unit_b = arm_a / norm_a, arm_b / norm_b
-    cosine = np.sum(unit_a * unit_b, axis=1)
-    grad_a = (unit_b - cosine[:, None] * unit_a) / norm_a
-    grad_b = (unit_a - cosine[:, None] * unit_b) / norm_b
+    g = geometry if geometry is not None else _AngleGeometry.at(topology, positions, cell)
+    if kind == "urey_bradley":
+        return _distance(g.arm_b - g.arm_a)
     if kind == "angle":
-        return cosine, np.stack([grad_a, -grad_a - grad_b, grad_b], axis=1)
-    stretch_a = norm_a[:, 0] - centres.arm_a
-    stretch_b = norm_b[:, 0] - centres.arm_b
+        return g.cosine, np.stack([g.grad_a, -g.grad_a - g.grad_b, g.grad_b], axis=1)
+    unit_a, unit_b, grad_a, grad_b = g.unit_a, g.unit_b, g.grad_a, g.grad_b
+    stretch_a = g.norm_a[:, 0] - centres.arm_a
+    stretch_b = g.norm_b[:, 0] - centres.arm_b
     if kind == "stretch_stretch":
         d_first = stretch_b[:, None] * unit_a
         d_last = stretch_a[:, None] * unit_b
         return stretch_a * stretch_b, np.stack([d_first, -d_first - d_last, d_last], axis=1)
-    bend = (cosine - centres.cosine)[:, None]
+    bend = (g.cosine - centres.cosine)[:, None]
     stretch = (stretch_a + stretch_b)[:, None]
     d_first = bend * unit_a + stretch * grad_a
     d_last = bend * unit_b + stretch * grad_b
@@ -323,10 +347,6 @@ class ValenceForceField:
             )
         return topology
 
-    def energy_and_forces(self, topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray) -> tuple[float, np.ndarray]:
-        """Energy (eV) and forces (eV/Å, ``[N, 3]``) at ``positions`` (Å, ``[N, 3]``) of a structure with ``topology``."""
-        return self.bind(topology).energy_and_forces(positions, cell)
-
     def bind(self, topology: ValenceTopology) -> BoundValenceForceField:
         """The parameters of every term of ``topology``, gathered once for repeated evaluation."""
         constant = sum(self.species_energies[symbol] for symbol in topology.symbols)
@@ -339,7 +359,8 @@ class ValenceForceField:
                 gathered[row, : len(table[name])] = table[name]
             terms[kind] = (np.array([self.reference[kind][name] for name in names]), gathered)
         centres = _AngleCentres.of(topology, self.reference) if set(CROSS_KINDS) & set(terms) else None
-        return BoundValenceForceField(topology=topology, constant=float(constant), terms=terms, centres=centres)
+        atom_index = np.concatenate([topology.atoms_of(kind).reshape(-1) for kind in terms] or [np.zeros(0, int)])
+        return BoundValenceForceField(topology, float(constant), terms, atom_index, centres)
 
     def to_dict(self) -> dict:
         """Plain-Python form (for YAML/JSON); :meth:`from_dict` reads it back."""
@@ -391,27 +412,32 @@ class BoundValenceForceField:
         topology: the structure's bonds and angles.
         constant: Σ_s n_s·e_s (eV).
         terms: kind -> (``[T]`` q0 of each term, ``[T, P + 1]`` its coefficients).
+        atom_index: the atoms of every term, kind after kind in the order of ``terms``
+            (``topology.atoms_of(kind)`` flattened): where each gradient row goes.
         centres: the bond and angle references per angle (for the cross kinds).
     """
 
     topology: ValenceTopology
     constant: float
     terms: dict[str, tuple[np.ndarray, np.ndarray]]
+    atom_index: np.ndarray
     centres: _AngleCentres | None = None
 
     def energy_and_forces(self, positions: np.ndarray, cell: np.ndarray) -> tuple[float, np.ndarray]:
         """Energy (eV) and forces (eV/Å, ``[N, 3]``) at ``positions`` (Å, ``[N, 3]``)."""
         energy = self.constant
-        indices, contributions = [], []
+        geometry = _AngleGeometry.at(self.topology, positions, cell) if set(self.terms) - {"bond", "one_four"} else None
+        contributions = []
         for kind, (reference, coefficients) in self.terms.items():
-            values, gradients = _coordinates(self.topology, kind, positions, cell, self.centres)
+            values, gradients = _coordinates(self.topology, kind, positions, cell, self.centres, geometry)
             value, slope = _polynomial(values - reference, coefficients)
             energy += float(value.sum())
-            indices.append(self.topology.atoms_of(kind).reshape(-1))
             contributions.append((-slope[:, None, None] * gradients).reshape(-1, 3))
         # forces = -dE/dx, summed per atom over every term it takes part in
-        atoms, parts = np.concatenate(indices), np.concatenate(contributions)
-        forces = np.stack([np.bincount(atoms, weights=parts[:, axis], minlength=len(positions)) for axis in range(3)], axis=1)
+        parts = np.concatenate(contributions)
+        forces = np.stack(
+            [np.bincount(self.atom_index, weights=parts[:, axis], minlength=len(positions)) for axis in range(3)], axis=1
+        )
         return energy, forces
 
 
@@ -474,12 +500,13 @@ def fit_valence_force_field(
         forces = [_frame_forces(atoms, index) for index, atoms in enumerate(frames)]
     kinds = [kind for kind in COORDINATE_KINDS if kind in orders]
     values = [{} for _ in frames]
+    geometries = [_AngleGeometry.at(topology, atoms.positions, atoms.cell.array) for topology, atoms in zip(topologies, frames)]
     species = sorted({symbol for topology in topologies for symbol in topology.symbols})
     reference, first_column, columns = {}, {}, len(species)
     for kind in kinds:  # in COORDINATE_KINDS order: the cross kinds use the bond and angle references
-        for topology, atoms, value in zip(topologies, frames, values):
+        for topology, atoms, value, geometry in zip(topologies, frames, values, geometries):
             centres = _AngleCentres.of(topology, reference) if kind in CROSS_KINDS else None
-            value[kind] = _coordinates(topology, kind, atoms.positions, atoms.cell.array, centres)
+            value[kind] = _coordinates(topology, kind, atoms.positions, atoms.cell.array, centres, geometry)
         names = sorted({name for topology in topologies for name in topology.types(kind)})
         reference[kind] = {
             name: float(np.mean(np.concatenate([
