@@ -41,6 +41,11 @@ Speedup = wall clock per ps of the single model / that of the pair, from the sam
 run of this script. ``--train-only`` stops after step 1 (``mts_langevin.py`` uses the
 checkpoints). Defaults of the step and sweep options depend on the system.
 
+``--weights`` given with no values trains no pair (the single model only). ``--valence data``
+(or ``single``) adds the single model split as a fitted valence force field (fast) plus the
+rest (slow; ``MTSCalc.from_total``) to the sweep and production runs: the same potential as
+the single model, integrated with RESPA.
+
 ``--size large`` makes the single model and the slow model about four times as costly
 per force call (the fast model stays as it is); ``--reuse-fast PAIR_DIR`` copies the
 finished stage 1 of an earlier pair on the same data instead of training it again.
@@ -48,7 +53,7 @@ finished stage 1 of an earlier pair on the same data instead of training it agai
 usage: python benchmarks/mts.py [--system cu|ethanol|acac] [--work runs/mts_benchmark]
            [--size small|large] [--reuse-fast PAIR_DIR]
            [--fast-kind allegro|eam] [--train-seconds 400] [--fast-seconds 100] [--weights 1 10]
-           [--extra-train FILE ...] [--threads 2] ...
+           [--extra-train FILE ...] [--valence data|single] [--threads 2] ...
 """
 
 from __future__ import annotations
@@ -84,6 +89,7 @@ from asetools.training.evaluate import evaluate_model
 from asetools.training.run import FAST_DIRECTORY, train_from_config
 from mts_md import common_record_interval, nve, record_interval
 from mts_systems import SYSTEMS, DataFiles, concatenated_frames
+from mts_valence import VALENCE_LABELS, valence_split
 from timing import force_call_seconds
 
 #: The single model and the pair's slow model, by ``--size``. ``small`` is the size of every
@@ -285,7 +291,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--train-seconds", type=float, default=400.0)
     parser.add_argument("--fast-seconds", type=float, help="stage 1 of each pair, s (a quarter of --train-seconds)")
     parser.add_argument("--extra-train", nargs="+", default=[], metavar="FILE", help="extxyz frames added to training")
-    parser.add_argument("--weights", type=float, nargs="+", help="cu 0.1 1 10, molecules 1 10")
+    parser.add_argument(
+        "--weights", type=float, nargs="*",
+        help="one co-trained pair per value (cu 0.1 1 10, molecules 1 10); none if given empty: the single model only",
+    )
     parser.add_argument("--size", choices=sorted(SLOW_SIZES), default="small", help="single and slow model")
     parser.add_argument(
         "--continue-training", action="store_true",
@@ -327,6 +336,11 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-only", action="store_true", help="stop after training (e.g. for mts_langevin.py)")
+    parser.add_argument(
+        "--valence", nargs="*", choices=sorted(VALENCE_LABELS), default=[],
+        help="also split the single model as a fitted valence force field (fast) plus the rest (slow), "
+        "fitted to the reference forces (data) or the single model's (single)",
+    )
     args = parser.parse_args()
     if args.fast_seconds is None:
         args.fast_seconds = args.train_seconds / 4
@@ -466,6 +480,11 @@ def main() -> None:
     start = system.start(args.seed)
     calcs = {"single": PotentialCalc(checkpoints["single"])}
     calcs.update({name: MTSCalc.from_checkpoint(checkpoints[name]) for name in pairs})
+    for labels in args.valence:
+        name = f"valence_{labels}"
+        calcs[name] = valence_split(work / "single", labels, calcs["single"])
+        report[name] = {}
+        pairs.append(name)
 
     def evaluation_ms(calc) -> float:
         return 1e3 * float(np.median(force_call_seconds(start, calc, repeats=10)))

@@ -61,16 +61,14 @@ import math
 import platform
 from pathlib import Path
 
-import ase.io
 import numpy as np
 import torch
 from ase import units
 from mts_md import integrator, md_run, record_interval
 from mts_systems import SYSTEMS, mean_and_error
+from mts_valence import VALENCE_LABELS, valence_split
 
-from asetools.calculators import MTSCalc, PotentialCalc, ValenceCalc
-from asetools.models.valence import fit_valence_force_field
-from asetools.training.config import load_train_config
+from asetools.calculators import MTSCalc, PotentialCalc
 
 DEFAULTS = {
     "cu": {"timesteps": [8.0, 10.0, 12.0], "inner_steps": [8.0], "n_inner": [3, 4, 6, 8], "production_ps": 20.0,
@@ -78,28 +76,6 @@ DEFAULTS = {
     "molecules": {"timesteps": [0.5, 1.0, 1.5], "inner_steps": [0.5, 1.0], "n_inner": [2, 4, 8], "production_ps": 5.0,
                   "record_fs": 8.0, "blocks": 8},
 }  # fmt: skip
-
-
-#: ``--valence`` choices: which forces the valence force field is fitted to.
-VALENCE_LABELS = {"data": "the training file's reference forces", "single": "the single model's forces"}
-
-
-def valence_split(single_directory: Path, labels: str, single: PotentialCalc) -> MTSCalc:
-    """The single model (``single``, trained in ``single_directory``) as a fitted valence force
-    field plus the rest (``MTSCalc.from_total``).
-
-    The force field is fitted to every frame of the single model's training file, with the
-    forces of ``labels`` (see :data:`VALENCE_LABELS`). The sum is the single model exactly,
-    so the split changes only the integration, not the potential.
-    """
-    config = load_train_config(single_directory / "config.yaml")
-    frames = ase.io.read(config.data.train_file, ":")
-    forces = None
-    if labels == "single":
-        labeller = PotentialCalc(single_directory / "best.pt", dtype="float64")
-        forces = [labeller.get_forces(atoms) for atoms in frames]
-    field = fit_valence_force_field(frames, forces=forces)
-    return MTSCalc.from_total(ValenceCalc(field), single)
 
 
 def parse_arguments() -> argparse.Namespace:

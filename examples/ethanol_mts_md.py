@@ -1,8 +1,15 @@
-"""Multiple-time-step MD of ethanol with a co-trained fast/slow Allegro pair.
+"""Multiple-time-step MD of ethanol: a co-trained fast/slow Allegro pair, or one Allegro
+model split as a fitted valence force field plus the rest.
 
-1. Loads a pair checkpoint (``--checkpoint``, e.g. ``runs/ethanol_mts/best.pt`` from
-   ``asetools train examples/configs/ethanol_mts.yaml``) or, without one, trains a
-   small pair on the BOTNet ethanol data (rMD17, PBE) for ``--seconds``.
+1. ``--fast allegro`` (the default): loads a pair checkpoint (``--checkpoint``, e.g.
+   ``runs/ethanol_mts/best.pt`` from ``asetools train examples/configs/ethanol_mts.yaml``)
+   or, without one, trains a small pair on the BOTNet ethanol data (rMD17, PBE) for
+   ``--seconds``.
+   ``--fast valence``: loads a single-model checkpoint (or trains a small one), fits a
+   valence force field (``ValenceCalc``: bonds, angles, 1-3 distances and cross terms) to
+   the training data's forces in a few seconds, saves it as ``<out>/valence.json`` and
+   splits the model as ``MTSCalc.from_total(valence, model)``: the potential stays the
+   model's, only the integration changes.
 2. Runs Langevin MD at ``--temperature`` with ``MTSLangevin``: the fast model every
    ``--inner-fs``, the slow model once per ``--n-inner`` inner steps. Writes the
    trajectory ``<out>/ethanol_mts.traj`` and ASE's MD log ``<out>/ethanol_mts.log``.
@@ -14,7 +21,8 @@
 With the environment variable ``CI`` set it trains for a fixed small number of
 epochs on 100 frames and runs a short trajectory.
 
-    python examples/ethanol_mts_md.py [--checkpoint best.pt] [--steps 2000] [--out runs/ethanol_mts_md]
+    python examples/ethanol_mts_md.py [--fast allegro|valence] [--checkpoint best.pt] [--steps 2000]
+        [--inner-fs 0.5] [--n-inner 4] [--out runs/ethanol_mts_md]
 """
 
 from __future__ import annotations
@@ -32,8 +40,9 @@ from ase.io.trajectory import Trajectory
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 
 from asetools.analysis import Topology, internal_coordinates
-from asetools.calculators import MTSCalc
+from asetools.calculators import MTSCalc, PotentialCalc, ValenceCalc
 from asetools.integrators import MTSLangevin
+from asetools.models.valence import fit_valence_force_field
 from asetools.training.config import (
     DataConfig,
     ModelSection,
@@ -50,7 +59,15 @@ DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "botn
 def parse_arguments() -> argparse.Namespace:
     short = bool(os.environ.get("CI"))
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", help="a co-trained pair checkpoint; without it a small pair is trained")
+    parser.add_argument(
+        "--fast", choices=("allegro", "valence"), default="allegro",
+        help="the fast part: a co-trained one-layer Allegro model, or a valence force field fitted to the data",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        help="a co-trained pair checkpoint (--fast allegro) or a single model's (--fast valence); "
+        "without it a small one is trained",
+    )
     parser.add_argument("--data", default=str(DATA), help="directory with the BOTNet ethanol files")
     parser.add_argument("--seconds", type=float, default=240.0, help="training budget when no checkpoint is given")
     parser.add_argument("--steps", type=int, default=100 if short else 2000, help="outer MD steps")
@@ -71,35 +88,57 @@ def training(seconds: float | None, epochs: int, seed: int) -> TrainingConfig:
     )
 
 
-def train_pair(args: argparse.Namespace, directory: Path) -> Path:
-    """Train a small fast/slow pair on ethanol; returns its checkpoint."""
+#: The one-layer fast model of a co-trained pair.
+FAST_ALLEGRO = {"r_max": 3.0, "l_max": 1, "num_layers": 1, "num_scalar_features": 16, "num_tensor_features": 4,
+                "two_body_mlp_hidden": [16], "latent_mlp_hidden": [16], "readout_mlp_hidden": [16]}  # fmt: skip
+#: The slow model of a pair, and the single model that ``--fast valence`` splits.
+FULL_ALLEGRO = {"r_max": 5.0, "l_max": 1, "num_layers": 2, "num_scalar_features": 32, "num_tensor_features": 8,
+                "two_body_mlp_hidden": [32, 32], "latent_mlp_hidden": [32], "readout_mlp_hidden": [16]}  # fmt: skip
+
+
+def train_model(args: argparse.Namespace, directory: Path) -> Path:
+    """Train a small model on ethanol: a fast/slow pair (``--fast allegro``) or one model
+    (``--fast valence``); returns its checkpoint, reusing one trained before in ``directory``."""
+    what = "fast/slow pair" if args.fast == "allegro" else "single model"
     checkpoint = directory / "best.pt"
     if checkpoint.is_file():
-        print(f"using the pair trained before: {checkpoint}")
+        print(f"using the {what} trained before: {checkpoint}")
         return checkpoint
     epochs, seconds = (8, None) if args.short else (100_000, args.seconds)
-    fast = {"r_max": 3.0, "l_max": 1, "num_layers": 1, "num_scalar_features": 16, "num_tensor_features": 4,
-            "two_body_mlp_hidden": [16], "latent_mlp_hidden": [16], "readout_mlp_hidden": [16]}  # fmt: skip
-    slow = {"r_max": 5.0, "l_max": 1, "num_layers": 2, "num_scalar_features": 32, "num_tensor_features": 8,
-            "two_body_mlp_hidden": [32, 32], "latent_mlp_hidden": [32], "readout_mlp_hidden": [16]}  # fmt: skip
-    config = TrainRunConfig(
-        data=DataConfig(
-            train_file=str(Path(args.data) / "train.xyz"),
-            isolated_atoms_file=str(Path(args.data) / "isolated_atoms.xyz"),
-            max_train_frames=100 if args.short else None,
-        ),
-        model=ModelSection(kind="allegro", options=slow),
-        training=training(None if seconds is None else 2 * seconds / 3, epochs, args.seed),
-        output=OutputConfig(directory=str(directory), plot_every=0),
-        mts=MTSSection(
-            fast_model=ModelSection(kind="allegro", options=fast),
-            fast_training=training(None if seconds is None else seconds / 3, epochs, args.seed),
-            probe_steps=0,
-        ),
+    data = DataConfig(
+        train_file=str(Path(args.data) / "train.xyz"),
+        isolated_atoms_file=str(Path(args.data) / "isolated_atoms.xyz"),
+        max_train_frames=100 if args.short else None,
     )
-    print("training a fast/slow pair on ethanol (asetools train with an mts: section does the same from YAML) ...")
+    model = ModelSection(kind="allegro", options=FULL_ALLEGRO)
+    output = OutputConfig(directory=str(directory), plot_every=0)
+    if args.fast == "allegro":
+        config = TrainRunConfig(
+            data=data, model=model, output=output,
+            training=training(None if seconds is None else 2 * seconds / 3, epochs, args.seed),
+            mts=MTSSection(
+                fast_model=ModelSection(kind="allegro", options=FAST_ALLEGRO),
+                fast_training=training(None if seconds is None else seconds / 3, epochs, args.seed),
+                probe_steps=0,
+            ),
+        )  # fmt: skip
+    else:
+        config = TrainRunConfig(data=data, model=model, output=output, training=training(seconds, epochs, args.seed))
+    print(f"training a {what} on ethanol (asetools train does the same from YAML) ...")
     train_from_config(config, progress=sys.stderr.isatty())
     return checkpoint
+
+
+def split_calculator(args: argparse.Namespace, checkpoint: Path, data: list[Atoms], out: Path) -> MTSCalc:
+    """The fast/slow calculator: the pair in ``checkpoint``, or (``--fast valence``) the single
+    model in it split as a valence force field fitted to ``data`` plus the rest."""
+    if args.fast == "allegro":
+        return MTSCalc.from_checkpoint(checkpoint)
+    started = time.perf_counter()
+    field = fit_valence_force_field(data)
+    field.save(out / "valence.json")
+    print(f"valence force field fitted to {len(data)} frames in {time.perf_counter() - started:.1f} s: {out / 'valence.json'}")
+    return MTSCalc.from_total(ValenceCalc(field), PotentialCalc(checkpoint))
 
 
 #: The coordinates shown: bond lengths (Å) and the hydroxyl torsion (degrees), by asetools' element labels.
@@ -112,11 +151,10 @@ def geometries(frames: list[Atoms], topology: Topology) -> dict[str, np.ndarray]
     return {label: values[label].ravel() for label in SHOWN}
 
 
-def run_md(checkpoint: Path, start: Atoms, args: argparse.Namespace, out: Path) -> dict:
+def run_md(calc: MTSCalc, start: Atoms, args: argparse.Namespace, out: Path) -> dict:
     atoms = start.copy()
     atoms.pbc = False
     atoms.center()
-    calc = MTSCalc.from_checkpoint(checkpoint)
     rng = np.random.default_rng(args.seed)
     thermalize_momenta(atoms, temperature_K=args.temperature, rng=rng)
     Stationary(atoms)
@@ -197,9 +235,10 @@ def main() -> None:
     train_file = Path(args.data) / "train.xyz"
     if not train_file.is_file():
         sys.exit(f"no ethanol data at {train_file}: pass --data with the directory of the BOTNet ethanol files")
-    checkpoint = Path(args.checkpoint) if args.checkpoint else train_pair(args, out / "pair")
+    default_directory = out / ("pair" if args.fast == "allegro" else "single")
+    checkpoint = Path(args.checkpoint) if args.checkpoint else train_model(args, default_directory)
     data = ase.io.read(train_file, ":")
-    md = run_md(checkpoint, data[0], args, out)
+    md = run_md(split_calculator(args, checkpoint, data, out), data[0], args, out)
     frames = ase.io.read(out / "ethanol_mts.traj", ":")
     log = np.loadtxt(out / "ethanol_mts.log", skiprows=1)  # time (ps), total, potential, kinetic energy (eV), T (K)
     topology = Topology.from_atoms(data[0])
@@ -208,8 +247,8 @@ def main() -> None:
 
     outer_fs = args.inner_fs * args.n_inner
     print(
-        f"MTS Langevin MD: {args.steps} outer steps of {outer_fs:g} fs ({args.n_inner} × {args.inner_fs:g} fs), "
-        f"{md['simulated_ps']:.2f} ps at {args.temperature:g} K"
+        f"MTS Langevin MD ({args.fast} fast part): {args.steps} outer steps of {outer_fs:g} fs "
+        f"({args.n_inner} × {args.inner_fs:g} fs), {md['simulated_ps']:.2f} ps at {args.temperature:g} K"
     )
     print(f"evaluations: fast {md['fast']}, slow {md['slow']} (slow once per outer step)")
     print(f"speed {md['seconds_per_ps']:.1f} s per simulated ps")

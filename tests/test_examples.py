@@ -68,13 +68,16 @@ ETHANOL = EXAMPLES.parent.parent / "shared" / "data" / "botnet" / "ethanol"
 
 
 @pytest.mark.skipif(not (ETHANOL / "train.xyz").is_file(), reason="needs ../shared/data/botnet/ethanol")
-def test_ethanol_mts_md_writes_its_outputs_and_keeps_the_molecule(tmp_path):
-    out = run_example("ethanol_mts_md.py", "--out", str(tmp_path))
+@pytest.mark.parametrize("fast", ["allegro", "valence"])
+def test_ethanol_mts_md_writes_its_outputs_and_keeps_the_molecule(tmp_path, fast):
+    out = run_example("ethanol_mts_md.py", "--fast", fast, "--out", str(tmp_path))
+    if fast == "valence":
+        assert (tmp_path / "valence.json").stat().st_size > 0
     for name in ("ethanol_mts.traj", "ethanol_mts.log", "ethanol_mts_energy.png", "ethanol_mts_geometry.png"):
         assert (tmp_path / name).stat().st_size > 0, name
-    fast, slow = map(int, re.search(r"evaluations: fast (\d+), slow (\d+)", out).groups())
-    assert slow == 100 + 1  # one per outer step, plus the first evaluation
-    assert fast == 4 * 100 + 1
+    fast_calls, slow_calls = map(int, re.search(r"evaluations: fast (\d+), slow (\d+)", out).groups())
+    assert slow_calls == 100 + 1  # one per outer step, plus the first evaluation
+    assert fast_calls == 4 * 100 + 1
     temperature = float(re.search(r"mean temperature (\S+) K", out).group(1))
     assert 150 < temperature < 500  # 9 atoms fluctuate a lot around 300 K over 200 fs
     carbon_carbon = float(re.search(r"C-C\s+MD\s+(\S+)", out).group(1))
