@@ -171,7 +171,7 @@ def train(files: DataFiles, directory: Path, args: argparse.Namespace, weight: f
     and the rest on stage 2; with ``args.reuse_fast`` its stage 1 is that run's, copied.
     """
     best = directory / "best.pt"
-    if is_finished(directory) and not args.continue_training:
+    if (is_finished(directory) or (args.as_trained and best.is_file())) and not args.continue_training:
         print(f"reusing {best}", flush=True)
         return best
     seconds, seed, fast_kind, fast_seconds = args.train_seconds, args.seed, args.fast_kind, args.fast_seconds
@@ -336,6 +336,10 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--train-only", action="store_true", help="stop after training (e.g. for mts_langevin.py)")
+    parser.add_argument(
+        "--as-trained", action="store_true",
+        help="use every best.pt in --work as it is, also of runs that were stopped before their budget (no training)",
+    )
     parser.add_argument(
         "--valence", nargs="*", choices=sorted(VALENCE_LABELS), default=[],
         help="also split the single model as a fitted valence force field (fast) plus the rest (slow), "
