@@ -338,7 +338,8 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--train-only", action="store_true", help="stop after training (e.g. for mts_langevin.py)")
     parser.add_argument(
         "--as-trained", action="store_true",
-        help="use every best.pt in --work as it is, also of runs that were stopped before their budget (no training)",
+        help="use a best.pt found in --work as it is, also one of a run stopped before its budget, instead of "
+        "training that run further (models without a best.pt are still trained)",
     )
     parser.add_argument(
         "--valence", nargs="*", choices=sorted(VALENCE_LABELS), default=[],
