@@ -89,7 +89,7 @@ from asetools.training.evaluate import evaluate_model
 from asetools.training.run import FAST_DIRECTORY, train_from_config
 from mts_md import common_record_interval, nve, record_interval
 from mts_systems import SYSTEMS, DataFiles, concatenated_frames
-from mts_valence import VALENCE_LABELS, valence_split
+from mts_valence import add_valence_option, valence_splits
 from timing import force_call_seconds
 
 #: The single model and the pair's slow model, by ``--size``. ``small`` is the size of every
@@ -341,11 +341,7 @@ def parse_arguments() -> argparse.Namespace:
         help="use a best.pt found in --work as it is, also one of a run stopped before its budget, instead of "
         "training that run further (models without a best.pt are still trained)",
     )
-    parser.add_argument(
-        "--valence", nargs="*", choices=sorted(VALENCE_LABELS), default=[],
-        help="also split the single model as a fitted valence force field (fast) plus the rest (slow), "
-        "fitted to the reference forces (data) or the single model's (single)",
-    )
+    add_valence_option(parser)
     args = parser.parse_args()
     if args.fast_seconds is None:
         args.fast_seconds = args.train_seconds / 4
@@ -485,10 +481,8 @@ def main() -> None:
     start = system.start(args.seed)
     calcs = {"single": PotentialCalc(checkpoints["single"])}
     calcs.update({name: MTSCalc.from_checkpoint(checkpoints[name]) for name in pairs})
-    for labels in args.valence:
-        name = f"valence_{labels}"
-        calcs[name] = valence_split(work / "single", labels, calcs["single"])
-        report[name] = {}
+    for name, calc in valence_splits(args.valence, work / "single", calcs["single"]).items():
+        calcs[name], report[name] = calc, {}
         pairs.append(name)
 
     def evaluation_ms(calc) -> float:

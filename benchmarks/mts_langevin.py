@@ -66,7 +66,7 @@ import torch
 from ase import units
 from mts_md import integrator, md_run, record_interval
 from mts_systems import SYSTEMS, mean_and_error
-from mts_valence import VALENCE_LABELS, valence_split
+from mts_valence import add_valence_option, valence_splits
 
 from asetools.calculators import MTSCalc, PotentialCalc
 
@@ -83,11 +83,7 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--system", choices=sorted(SYSTEMS), default="cu")
     parser.add_argument("--work", default="runs/mts_benchmark", help="where benchmarks/mts.py trained the models")
     parser.add_argument("--pairs", nargs="*", help="pair directories under the work directory (default: all; none if empty)")
-    parser.add_argument(
-        "--valence", nargs="+", choices=sorted(VALENCE_LABELS), default=[],
-        help="also split the single model as a fitted valence force field (fast) plus the rest (slow), "
-        "fitted to the training file's forces ('data') or to the single model's on the same frames ('single')",
-    )
+    add_valence_option(parser)
     parser.add_argument("--friction", type=float, default=0.002, help="Langevin friction, 1/fs")
     parser.add_argument("--reference-step", type=float, default=8.0, help="fs, the EMT reference (cu)")
     parser.add_argument("--timesteps", type=float, nargs="+", help="fs, the single model")
@@ -150,10 +146,9 @@ def main() -> None:
     for name in pairs:
         calc = MTSCalc.from_checkpoint(work / name / "best.pt", compile=args.compile)
         settings += [(name, calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
-    for labels in args.valence:
-        calc = valence_split(work / "single", labels, single)
-        pairs.append(f"valence_{labels}")
-        settings += [(pairs[-1], calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
+    for name, calc in valence_splits(args.valence, work / "single", single).items():
+        pairs.append(name)
+        settings += [(name, calc, inner, n) for inner in args.inner_steps for n in args.n_inner]
     print(f"Langevin, {args.equilibrate_ps:g} ps to equilibrate, then {args.production_ps:g} ps recorded every "
           f"~{args.record_fs:g} fs", flush=True)  # fmt: skip
 

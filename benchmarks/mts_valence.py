@@ -3,6 +3,7 @@ the MTS benchmarks (``--valence`` of mts.py and mts_langevin.py)."""
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import ase.io
@@ -33,3 +34,18 @@ def valence_split(single_directory: Path, labels: str, single: PotentialCalc) ->
         forces = [labeller.get_forces(atoms) for atoms in frames]
     field = fit_valence_force_field(frames, forces=forces)
     return MTSCalc.from_total(ValenceCalc(field), single)
+
+
+def add_valence_option(parser: argparse.ArgumentParser) -> None:
+    """The ``--valence`` option: which valence splits of the single model to run, by the forces
+    they are fitted to (:data:`VALENCE_LABELS`); none by default."""
+    parser.add_argument(
+        "--valence", nargs="+", choices=sorted(VALENCE_LABELS), default=[],
+        help="also split the single model as a fitted valence force field (fast) plus the rest (slow), "
+        "fitted to the training file's forces ('data') or to the single model's on the same frames ('single')",
+    )
+
+
+def valence_splits(labels: list[str], single_directory: Path, single: PotentialCalc) -> dict[str, MTSCalc]:
+    """The splits of ``--valence`` (``labels``) by run name, ``valence_<labels>``; see :func:`valence_split`."""
+    return {f"valence_{label}": valence_split(single_directory, label, single) for label in labels}

@@ -78,7 +78,7 @@ ATOM_TYPINGS = {"species": "chemical symbol", "neighbours": "symbol and bonded n
 
 @dataclass(frozen=True)
 class ValenceTopology:
-    """Bonds and angles of one structure, with periodic image shifts.
+    """Bonds, angles and dihedrals of one structure, with periodic image shifts.
 
     Attributes:
         symbols: chemical symbols, ``[N]``.
@@ -88,6 +88,8 @@ class ValenceTopology:
             ``x_j + shift·cell − x_i``.
         angles: ``[A, 3]`` atom indices ``(i, j, k)`` with ``j`` the vertex.
         angle_shifts: ``[A, 2, 3]`` cell shifts of ``i`` and ``k`` relative to ``j``.
+        dihedrals: ``[D, 4]`` atom indices ``(i, j, k, l)`` of bonded chains, ``j-k`` the central bond.
+        dihedral_shifts: ``[D, 3, 3]`` cell shifts of ``i``, ``k`` and ``l`` relative to ``j``.
     """
 
     symbols: tuple[str, ...]
