@@ -1,5 +1,8 @@
 """The fitted valence force field (bonds, angles, Urey-Bradley) and its calculator."""
 
+from pathlib import Path
+
+import ase.io
 import numpy as np
 import pytest
 from ase import Atoms
@@ -8,7 +11,9 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from scipy.spatial.transform import Rotation
 
 from asetools.calculators import MTSCalc, ValenceCalc
-from asetools.models.valence import ValenceForceField, ValenceTopology, fit_valence_force_field
+from asetools.models.valence import ValenceForceField, ValenceTopology, fit_valence_force_field, labile_atom_types
+
+ACAC = Path(__file__).resolve().parents[2] / "shared" / "data" / "botnet" / "acac" / "train_300K.xyz"
 
 ALL_KINDS = {"bond": 4, "angle": 3, "urey_bradley": 2, "stretch_stretch": 1, "stretch_bend": 1, "one_four": 3}
 
@@ -286,3 +291,62 @@ def test_fit_refuses_bad_input():
         neon.calc = SinglePointCalculator(neon, energy=0.0, forces=np.zeros((2, 3)))
         fit_valence_force_field([neon])
 
+
+
+@pytest.fixture(scope="module")
+def acetylacetone() -> list[Atoms]:
+    """100 frames of enol acetylacetone at 300 K (DFT forces), in which the O-H...O proton
+    sits on either oxygen."""
+    if not ACAC.is_file():
+        pytest.skip("needs ../shared/data/botnet/acac")
+    return ase.io.read(ACAC, ":100")
+
+
+def test_labile_atoms_are_those_that_change_partner_not_a_stretched_bond(acetylacetone):
+    topologies = [ValenceTopology.from_atoms(atoms, atom_typing="neighbours") for atoms in acetylacetone]
+    first = topologies[0].bonded_neighbours()
+    other_side = [topology.bonded_neighbours() != first for topology in topologies]
+    assert 5 < sum(other_side) < 95  # both tautomers are in the data
+    assert labile_atom_types(topologies) == ("H(O)", "O(C)", "O(CH)")
+    # one tautomer only, plus a frame with a methyl C-H stretched past the bonding cutoff: nothing labile
+    same_side = [atoms for atoms, moved in zip(acetylacetone, other_side) if not moved]
+    stretched = same_side[0].copy()
+    carbon, hydrogen = next((i, j) for i, j in topologies[0].bonds if {stretched[i].symbol, stretched[j].symbol} == {"C", "H"})
+    stretched.set_distance(carbon, hydrogen, 1.6, fix=0)
+    assert len(ValenceTopology.from_atoms(stretched).bonds) == len(topologies[0].bonds) - 1
+    snapshots = [ValenceTopology.from_atoms(atoms, atom_typing="neighbours") for atoms in [*same_side, stretched]]
+    assert labile_atom_types(snapshots) == ()
+
+
+def test_labile_atoms_are_left_out_so_a_proton_hop_leaves_the_rest_small(acetylacetone, tmp_path):
+    """With a fixed topology, the proton's old O-H bond pulls it back once it has moved to the
+    other oxygen: the rest (reference minus valence forces) is then tens of eV/Å. Leaving out
+    the labile atoms' terms keeps the rest near the size of the forces themselves."""
+    field = fit_valence_force_field(acetylacetone)
+    assert field.labile_types == ("H(O)", "O(C)", "O(CH)")
+    everything = fit_valence_force_field(acetylacetone, labile_types=())
+    assert everything.labile_types == ()
+    field.save(tmp_path / "valence.json")
+    loaded = ValenceForceField.load(tmp_path / "valence.json")
+    assert loaded.labile_types == field.labile_types
+
+    def rest(force_field: ValenceForceField) -> np.ndarray:
+        """Reference minus valence forces, ``[frames, N]`` norms, with the first frame's bonds throughout."""
+        calc = ValenceCalc(force_field)
+        norms = []
+        for atoms in acetylacetone:
+            reference = atoms.get_forces()
+            atoms = atoms.copy()
+            atoms.calc = calc
+            norms.append(np.linalg.norm(reference - atoms.get_forces(), axis=1))
+        return np.array(norms)
+
+    topology = ValenceTopology.from_atoms(acetylacetone[0], atom_typing="neighbours")
+    labile = topology.of_types(field.labile_types)
+    assert sorted(np.array(topology.symbols)[labile]) == ["H", "O", "O"]
+    atoms = acetylacetone[0].copy()
+    atoms.calc = ValenceCalc(loaded)
+    assert np.abs(atoms.get_forces()[labile]).max() == 0.0  # no term touches them
+    reference = np.linalg.norm(np.array([atoms.get_forces() for atoms in acetylacetone]), axis=2)
+    assert rest(everything).max() > 5 * reference.max()
+    assert rest(field).max() < reference.max()

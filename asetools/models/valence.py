@@ -28,8 +28,12 @@ a Taylor expansion about the typical geometry. Every coefficient enters linearly
 (and, optionally, energies).
 
 Bonds are found once, by ASE's covalent radii (:func:`ase.neighborlist.natural_cutoffs`
-scaled by ``bond_scale``), and stay fixed: the force field cannot break or make bonds,
-so use it for molecules and materials whose bonding does not change in the run.
+scaled by ``bond_scale``), and stay fixed: the force field cannot break or make bonds.
+Atoms that do change partners in the fitting frames (a proton shared by two oxygens, as
+in acetylacetone's enol) are *labile*: the fit finds them, records their type names, and
+leaves out every term that contains an atom of a labile type, in the fit and in use. In
+a split (:meth:`~asetools.calculators.MTSCalc.from_total`) their motion then stays with
+the full model instead of being pulled back to the bond they started with.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -56,6 +61,7 @@ __all__ = [
     "ValenceForceField",
     "ValenceTopology",
     "fit_valence_force_field",
+    "labile_atom_types",
 ]
 
 #: Scale of ASE's covalent radii below which two atoms are bonded (ethanol's longest
@@ -180,6 +186,37 @@ class ValenceTopology:
     @cached_property
     def dihedral_types(self) -> list[str]:
         return [term_type(*(self.atom_types[n] for n in dihedral)) for dihedral in self.dihedrals]
+
+    def excluding(self, atoms: np.ndarray) -> ValenceTopology:
+        """This topology without the bonds, angles and dihedrals that contain any of ``atoms``
+        (indices, or a ``[N]`` boolean mask). The atom types keep the names they had from
+        the full bonding, so a carbon bonded to a left-out oxygen is still ``"C(CCO)"``."""
+        left_out = np.zeros(len(self.symbols), dtype=bool)
+        left_out[atoms] = True
+        bonds = ~left_out[self.bonds].any(axis=1)
+        angles = ~left_out[self.angles].any(axis=1)
+        dihedrals = ~left_out[self.dihedrals].any(axis=1)
+        return dataclasses.replace(
+            self,
+            bonds=self.bonds[bonds],
+            bond_shifts=self.bond_shifts[bonds],
+            angles=self.angles[angles],
+            angle_shifts=self.angle_shifts[angles],
+            dihedrals=self.dihedrals[dihedrals],
+            dihedral_shifts=self.dihedral_shifts[dihedrals],
+        )
+
+    def of_types(self, names: Sequence[str]) -> np.ndarray:
+        """``[N]`` mask of the atoms whose type name is one of ``names``."""
+        return np.isin(np.array(self.atom_types, dtype=object), list(names))
+
+    def bonded_neighbours(self) -> list[frozenset[int]]:
+        """The indices of each atom's bonded neighbours (periodic images not told apart)."""
+        neighbours = [set() for _ in self.symbols]
+        for i, j in self.bonds:
+            neighbours[i].add(int(j))
+            neighbours[j].add(int(i))
+        return [frozenset(partners) for partners in neighbours]
 
     def types(self, kind: str) -> list[str]:
         """Type label of every term of one coordinate kind (see :data:`COORDINATE_KINDS`)."""
@@ -324,6 +361,8 @@ class ValenceForceField:
             A kind left out has no terms.
         bond_scale: the covalent-radius scale that defines bonds.
         atom_typing: how atoms are named in the term types (:data:`ATOM_TYPINGS`).
+        labile_types: names of atom types that changed bonded partners in the fitting
+            frames (see :func:`labile_atom_types`); no term contains an atom of these types.
     """
 
     species_energies: dict[str, float]
@@ -331,13 +370,15 @@ class ValenceForceField:
     coefficients: dict[str, dict[str, np.ndarray]]
     bond_scale: float = DEFAULT_BOND_SCALE
     atom_typing: str = "species"
+    labile_types: tuple[str, ...] = ()
 
     def __post_init__(self):
         _check_kinds(self.coefficients, "ValenceForceField")
 
     def topology(self, atoms: Atoms) -> ValenceTopology:
-        """The bonds and angles of ``atoms``, checked to have parameters."""
+        """The bonds and angles of ``atoms`` without the labile atoms' terms, checked to have parameters."""
         topology = ValenceTopology.from_atoms(atoms, self.bond_scale, self.atom_typing)
+        topology = topology.excluding(topology.of_types(self.labile_types))
         missing = [("species", sorted(set(topology.symbols) - set(self.species_energies)))]
         missing += [(kind, sorted(set(topology.types(kind)) - set(table))) for kind, table in self.coefficients.items()]
         missing = [(what, names) for what, names in missing if names]
@@ -375,6 +416,7 @@ class ValenceForceField:
             },
             "bond_scale": self.bond_scale,
             "atom_typing": self.atom_typing,
+            "labile_types": list(self.labile_types),
         }
 
     def save(self, path: str | os.PathLike) -> None:
@@ -403,6 +445,7 @@ class ValenceForceField:
             coefficients=coefficients,
             bond_scale=float(data.get("bond_scale", DEFAULT_BOND_SCALE)),
             atom_typing=str(data.get("atom_typing", "species")),
+            labile_types=tuple(str(name) for name in data.get("labile_types", ())),
         )
 
 
@@ -467,6 +510,7 @@ def fit_valence_force_field(
     atom_typing: str = "neighbours",
     forces: Sequence[np.ndarray] | None = None,
     energies: Sequence[float] | None = None,
+    labile_types: Sequence[str] | None = None,
 ) -> ValenceForceField:
     """Fit a :class:`ValenceForceField` to reference forces (and energies) by linear least squares.
 
@@ -483,6 +527,9 @@ def fit_valence_force_field(
         atom_typing: how atoms are named in the term types (:data:`ATOM_TYPINGS`).
         forces: ``[N, 3]`` reference forces per frame (eV/Å), instead of the frames' own.
         energies: reference energies per frame (eV), instead of the frames' own.
+        labile_types: atom type names whose terms are left out; by default those that
+            change bonded partners between the frames (:func:`labile_atom_types`); ``()``
+            keeps every term.
 
     Raises:
         ValueError: no frames, an unknown kind, bond or angle order below 2, a frame
@@ -495,6 +542,10 @@ def fit_valence_force_field(
     if orders.get("bond", 0) < 2 or orders.get("angle", 0) < 2:
         raise ValueError(f"the bond and angle orders must be at least 2 (a restoring force), got {orders}")
     topologies = [ValenceTopology.from_atoms(atoms, bond_scale, atom_typing) for atoms in frames]
+    if labile_types is None:
+        labile_types = labile_atom_types(topologies)
+    labile_types = tuple(sorted(set(labile_types)))
+    topologies = [topology.excluding(topology.of_types(labile_types)) for topology in topologies]
     for index, topology in enumerate(topologies):
         if len(topology.bonds) == 0:
             raise ValueError(f"frame {index} has no bonds at bond_scale {bond_scale}; is it a molecule, and are its units Å?")
@@ -558,7 +609,47 @@ def fit_valence_force_field(
         },
         bond_scale=bond_scale,
         atom_typing=atom_typing,
+        labile_types=labile_types,
     )
+
+
+def labile_atom_types(topologies: Sequence[ValenceTopology]) -> tuple[str, ...]:
+    """Type names of the atoms that change bonded partners between structures of one system.
+
+    Structures with the same chemical symbols in the same order are taken as snapshots of
+    one system (frames of an MD run, say). An atom hops if it has two partners that are
+    bonded to it together in fewer than half of the snapshots in which the rarer of the
+    two is (a proton on one oxygen here and on the other there: together almost never).
+    A bond stretched past the cutoff in a hot frame only drops a partner for a while and
+    does not count. The atoms bonded to a hopping atom in any snapshot are labile too
+    (both oxygens: which one carries the proton changes their bonds to carbon). Every
+    name these atoms' types have in the snapshots is returned, sorted (``"H(O)"``, and
+    ``"H(OO)"`` if the proton sat between). Types are shared: with ``atom_typing="species"``
+    the whole species is labile, and a proton that moves onto carbon takes every ``"H(C)"``.
+    """
+    systems: dict[tuple[str, ...], list[ValenceTopology]] = {}
+    for topology in topologies:
+        systems.setdefault(topology.symbols, []).append(topology)
+    labile = set()
+    for snapshots in systems.values():
+        partners = [topology.bonded_neighbours() for topology in snapshots]
+        hopping = set()
+        for atom in range(len(snapshots[0].symbols)):
+            seen = Counter(frame[atom] for frame in partners)
+            alone, together = Counter(), Counter()
+            for bonded, count in seen.items():
+                for p in bonded:
+                    alone[p] += count
+                    for q in bonded:
+                        together[p, q] += count
+            if any(together[p, q] < 0.5 * min(alone[p], alone[q]) for p in alone for q in alone if p < q):
+                hopping.add(atom)
+        involved = set(hopping)
+        for frame in partners:
+            for atom in hopping:
+                involved.update(frame[atom])
+        labile.update(topology.atom_types[atom] for topology in snapshots for atom in involved)
+    return tuple(sorted(labile))
 
 
 def _check_kinds(kinds, where: str) -> None:
