@@ -15,6 +15,7 @@ from .cli_density import add_density_commands
 from .cli_dft_label import add_dft_label_command
 from .cli_lammps import add_lammps_commands
 from .cli_uncertainty import add_uncertainty_commands
+from .cli_valence import add_valence_command
 
 __all__ = ["main"]
 
@@ -209,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lammps_commands(commands)
     add_density_commands(commands)
     add_dft_label_command(commands)
+    add_valence_command(commands)
     return parser
 
 

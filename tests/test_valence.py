@@ -11,6 +11,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from scipy.spatial.transform import Rotation
 
 from asetools.calculators import MTSCalc, ValenceCalc
+from asetools.cli import main
 from asetools.models.valence import ValenceForceField, ValenceTopology, fit_valence_force_field, labile_atom_types
 
 ACAC = Path(__file__).resolve().parents[2] / "shared" / "data" / "botnet" / "acac" / "train_300K.xyz"
@@ -350,3 +351,28 @@ def test_labile_atoms_are_left_out_so_a_proton_hop_leaves_the_rest_small(acetyla
     reference = np.linalg.norm(np.array([atoms.get_forces() for atoms in acetylacetone]), axis=2)
     assert rest(everything).max() > 5 * reference.max()
     assert rest(field).max() < reference.max()
+
+
+def test_valence_fit_command(tmp_path, capsys):
+    """``asetools valence-fit`` writes a field that reproduces the one fitted in Python, and
+    reports the force residual against an exactly fitted field as ~0."""
+    training = labelled(rattled_ethanol(30, seed=18), known_field())
+    ase.io.write(tmp_path / "train.xyz", training)
+    assert main(["valence-fit", str(tmp_path / "train.xyz"), "-o", str(tmp_path / "valence.json"), "--one-four", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "fitted to 30 frames" in out and "labile" not in out
+    residual = float(out.split("RMS ")[1].split()[0])
+    assert residual < 1e-2
+    loaded = ValenceForceField.load(tmp_path / "valence.json")
+    direct = fit_valence_force_field(ase.io.read(tmp_path / "train.xyz", ":"), ALL_KINDS)
+    atoms = rattled_ethanol(1, seed=19)[0]
+    np.testing.assert_allclose(energy_and_forces(loaded, atoms)[1], energy_and_forces(direct, atoms)[1], atol=1e-9)
+    assert main(["valence-fit", str(tmp_path / "missing.xyz")]) == 2
+
+
+def test_valence_fit_command_names_the_labile_atoms(acetylacetone, tmp_path, capsys):
+    ase.io.write(tmp_path / "acac.xyz", acetylacetone[:40])
+    assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "valence.json")]) == 0
+    assert "left out (they change bonded partners): H(O), O(C), O(CH)" in capsys.readouterr().out
+    assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "all.json"), "--keep-labile"]) == 0
+    assert ValenceForceField.load(tmp_path / "all.json").labile_types == ()
