@@ -291,6 +291,8 @@ def test_fit_refuses_bad_input():
         neon = Atoms("Ne2", positions=[[0, 0, 0], [0, 0, 3.0]])
         neon.calc = SinglePointCalculator(neon, energy=0.0, forces=np.zeros((2, 3)))
         fit_valence_force_field([neon])
+    with pytest.raises(ValueError, match="every bond has a labile atom"):
+        fit_valence_force_field(training, labile_types=("C", "H", "O"), atom_typing="species")
 
 
 

@@ -545,10 +545,16 @@ def fit_valence_force_field(
     if labile_types is None:
         labile_types = labile_atom_types(topologies)
     labile_types = tuple(sorted(set(labile_types)))
-    topologies = [topology.excluding(topology.of_types(labile_types)) for topology in topologies]
-    for index, topology in enumerate(topologies):
+    kept = [topology.excluding(topology.of_types(labile_types)) for topology in topologies]
+    for index, (topology, whole) in enumerate(zip(kept, topologies)):
+        if len(topology.bonds) == 0 and len(whole.bonds) > 0:
+            raise ValueError(
+                f"frame {index}: every bond has a labile atom ({', '.join(labile_types)}), which change bonded "
+                "partners between the frames; fit one molecule's snapshots, or keep them with labile_types=()"
+            )
         if len(topology.bonds) == 0:
             raise ValueError(f"frame {index} has no bonds at bond_scale {bond_scale}; is it a molecule, and are its units Å?")
+    topologies = kept
     if forces is None:
         forces = [_frame_forces(atoms, index) for index, atoms in enumerate(frames)]
     kinds = [kind for kind in COORDINATE_KINDS if kind in orders]
