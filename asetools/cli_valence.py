@@ -24,6 +24,7 @@ def _valence_fit(args: argparse.Namespace) -> int:
         bond_scale=DEFAULT_BOND_SCALE if args.bond_scale is None else args.bond_scale,
         atom_typing=args.typing,
         labile_types=() if args.keep_labile else None,
+        shared=not args.no_shared,
     )
     seconds = time.perf_counter() - started
     field.save(args.output)
@@ -31,6 +32,12 @@ def _valence_fit(args: argparse.Namespace) -> int:
     print(f"fitted to {len(frames)} frames in {seconds:.1f} s: {terms} types -> {args.output}")
     if field.labile_types:
         print(f"labile atom types, left out (they change bonded partners): {', '.join(field.labile_types)}")
+    shared = sorted({name for kind, table in field.coefficients.items() if kind.startswith("shared") for name in table})
+    if shared:
+        print(
+            f"shared terms {', '.join(shared)} for the atoms that hop ({', '.join(field.hopping_types)}): "
+            "symmetric in the two partners, so a hop does not change them"
+        )
     residual, reference = force_residual(field, frames)
     print(
         f"force residual (reference minus valence, the slow part of a split): RMS {residual:.3f} eV/Å "
@@ -58,7 +65,8 @@ def add_valence_command(commands: argparse._SubParsersAction) -> None:
         help="fit a valence force field to labelled frames (the fast part of MTSCalc.from_total)",
         description="Fit polynomial bond, angle, Urey-Bradley and cross terms to the reference forces of "
         "labelled frames by linear least squares and save them as JSON (ValenceForceField.load reads it; "
-        "ValenceCalc evaluates it). Atoms that change bonded partners between frames are left out.",
+        "ValenceCalc evaluates it). Atoms that change bonded partners between frames are left out; an atom "
+        "that hops between two partners (a shared proton) gets a term symmetric in them.",
     )
     fit.add_argument("data", nargs="+", help="labelled structure files (extxyz with forces, ASE database, ...)")
     fit.add_argument("--output", "-o", default="valence.json", help="the force field's JSON file (default valence.json)")
@@ -73,5 +81,8 @@ def add_valence_command(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("--one-four", type=int, default=0, metavar="ORDER", help="also fit 1-4 distance terms of this order")
     fit.add_argument(
         "--keep-labile", action="store_true", help="keep the terms of atoms that change partners between frames"
+    )
+    fit.add_argument(
+        "--no-shared", action="store_true", help="no shared term for a hopping atom: leave its motion out altogether"
     )
     fit.set_defaults(handler=_valence_fit)

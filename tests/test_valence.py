@@ -283,7 +283,7 @@ def test_fit_refuses_bad_input():
         fit_valence_force_field(training, {"bond": 1, "angle": 2})
     with pytest.raises(ValueError, match="unknown coordinate kinds"):
         fit_valence_force_field(training, {"bond": 2, "angle": 2, "dihedral": 3})
-    with pytest.raises(ValueError, match="need the bond and angle terms"):
+    with pytest.raises(ValueError, match="needs the bond and angle terms"):
         fit_valence_force_field(training, {"bond": 2, "stretch_bend": 1})
     with pytest.raises(ValueError, match="at least one frame"):
         fit_valence_force_field([])
@@ -325,7 +325,7 @@ def test_labile_atoms_are_left_out_so_a_proton_hop_leaves_the_rest_small(acetyla
     """With a fixed topology, the proton's old O-H bond pulls it back once it has moved to the
     other oxygen: the rest (reference minus valence forces) is then tens of eV/Å. Leaving out
     the labile atoms' terms keeps the rest near the size of the forces themselves."""
-    field = fit_valence_force_field(acetylacetone)
+    field = fit_valence_force_field(acetylacetone, shared=False)
     assert field.labile_types == ("H(O)", "O(C)", "O(CH)")
     everything = fit_valence_force_field(acetylacetone, labile_types=())
     assert everything.labile_types == ()
@@ -375,6 +375,101 @@ def test_valence_fit_command(tmp_path, capsys):
 def test_valence_fit_command_names_the_labile_atoms(acetylacetone, tmp_path, capsys):
     ase.io.write(tmp_path / "acac.xyz", acetylacetone[:40])
     assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "valence.json")]) == 0
-    assert "left out (they change bonded partners): H(O), O(C), O(CH)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "left out (they change bonded partners): H(O), O(C), O(CH)" in out
+    assert "shared terms O-H-O for the atoms that hop (H(O))" in out
+    assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "apart.json"), "--no-shared"]) == 0
+    assert "shared terms" not in capsys.readouterr().out
+    assert ValenceForceField.load(tmp_path / "apart.json").hopping_types == ()
     assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "all.json"), "--keep-labile"]) == 0
     assert ValenceForceField.load(tmp_path / "all.json").labile_types == ()
+
+
+@pytest.fixture(scope="module")
+def acetylacetone_field(acetylacetone) -> ValenceForceField:
+    """The valence force field of the acetylacetone frames, with the shared O-H-O term."""
+    return fit_valence_force_field(acetylacetone)
+
+
+def test_hopping_proton_gets_a_shared_term_with_both_oxygens(acetylacetone, acetylacetone_field):
+    field = acetylacetone_field
+    assert field.hopping_types == ("H(O)",)
+    assert {kind: list(table) for kind, table in field.coefficients.items() if kind.startswith("shared")} == {
+        kind: ["O-H-O"] for kind in ("shared_sum", "shared_difference", "shared_angle", "shared_cross")
+    }
+    for atoms in acetylacetone[:20]:
+        topology = field.topology(atoms)
+        (first, proton, second), = topology.shared
+        assert atoms[proton].symbol == "H"
+        assert [atoms[first].symbol, atoms[second].symbol] == ["O", "O"]
+        # whichever oxygen holds the proton, the partners are the same two
+        oxygens = np.flatnonzero(np.array(atoms.get_chemical_symbols()) == "O")
+        assert sorted((first, second)) == sorted(oxygens)
+    assert len(topology.excluding([proton]).shared) == 0
+    without = fit_valence_force_field(acetylacetone, shared=False)
+    assert without.hopping_types == () and not any(kind.startswith("shared") for kind in without.coefficients)
+    assert fit_valence_force_field(acetylacetone, labile_types=()).hopping_types == ()
+
+
+def test_shared_term_forces_are_the_negative_gradient(acetylacetone, acetylacetone_field):
+    """Finite differences through every shared kind, with the proton on either side and midway."""
+    calc_atoms = acetylacetone[0].copy()
+    topology = acetylacetone_field.topology(calc_atoms)
+    first, proton, second = topology.shared[0]
+    for fraction in (0.35, 0.5, 0.65):
+        atoms = calc_atoms.copy()
+        atoms.positions[proton] = (1 - fraction) * atoms.positions[first] + fraction * atoms.positions[second]
+        atoms.positions[proton] += np.array([0.05, -0.08, 0.1])  # off the O...O line
+        bound = acetylacetone_field.bind(topology)
+        _, forces = bound.energy_and_forces(atoms.positions, atoms.cell.array)
+        numerical = np.zeros((3, 3))
+        for row, atom in enumerate((first, proton, second)):
+            for axis in range(3):
+                shifted = atoms.positions.copy()
+                shifted[atom, axis] += 1e-5
+                plus, _ = bound.energy_and_forces(shifted, atoms.cell.array)
+                shifted[atom, axis] -= 2e-5
+                minus, _ = bound.energy_and_forces(shifted, atoms.cell.array)
+                numerical[row, axis] = -(plus - minus) / 2e-5
+        assert np.abs(forces[proton]).max() > 0.1
+        np.testing.assert_allclose(forces[[first, proton, second]], numerical, atol=1e-5)
+
+
+def test_fit_recovers_a_known_shared_term(acetylacetone, acetylacetone_field, tmp_path):
+    """Acetylacetone frames labelled by a field with a shared term, each with its own bonds
+    (the proton on either oxygen), give back that field's coefficients; save/load keeps it."""
+    training = labelled(acetylacetone, acetylacetone_field)  # the same frames: the same references
+    refitted = fit_valence_force_field(training)
+    assert refitted.hopping_types == acetylacetone_field.hopping_types
+    for kind, table in acetylacetone_field.coefficients.items():
+        for name, values in table.items():
+            np.testing.assert_allclose(refitted.coefficients[kind][name][1:], values[1:], rtol=1e-5, atol=1e-6)
+    acetylacetone_field.save(tmp_path / "valence.json")
+    loaded = ValenceForceField.load(tmp_path / "valence.json")
+    assert loaded.hopping_types == ("H(O)",)
+    atoms = acetylacetone[3]
+    np.testing.assert_allclose(energy_and_forces(loaded, atoms)[1], energy_and_forces(acetylacetone_field, atoms)[1], atol=1e-10)
+
+
+def test_shared_term_takes_the_proton_stretch_across_a_hop(acetylacetone, acetylacetone_field):
+    """With the first frame's bonds held fixed, the shared term carries most of the force on
+    the proton in every frame, on either oxygen: the rest on it is well below the rest
+    without the term (where no valence term touches it)."""
+    without = fit_valence_force_field(acetylacetone, shared=False)
+    proton = int(acetylacetone_field.topology(acetylacetone[0]).shared[0, 1])
+
+    def rest_on_proton(field: ValenceForceField) -> np.ndarray:
+        calc = ValenceCalc(field)
+        rests = []
+        for atoms in acetylacetone:
+            reference = atoms.get_forces()[proton]
+            atoms = atoms.copy()
+            atoms.calc = calc
+            rests.append(np.linalg.norm(reference - atoms.get_forces()[proton]))
+        return np.array(rests)
+
+    first = ValenceTopology.from_atoms(acetylacetone[0]).bonded_neighbours()
+    moved = np.array([ValenceTopology.from_atoms(atoms).bonded_neighbours() != first for atoms in acetylacetone])
+    shared, excluded = rest_on_proton(acetylacetone_field), rest_on_proton(without)
+    for frames in (moved, ~moved):
+        assert np.sqrt(np.mean(shared[frames] ** 2)) < 0.6 * np.sqrt(np.mean(excluded[frames] ** 2))

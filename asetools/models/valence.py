@@ -33,7 +33,11 @@ Atoms that do change partners in the fitting frames (a proton shared by two oxyg
 in acetylacetone's enol) are *labile*: the fit finds them, records their type names, and
 leaves out every term that contains an atom of a labile type, in the fit and in use. In
 a split (:meth:`~asetools.calculators.MTSCalc.from_total`) their motion then stays with
-the full model instead of being pulled back to the bond they started with.
+the full model instead of being pulled back to the bond they started with. An atom that
+hops between two partners of one species (the proton) gets a *shared* term instead, a
+polynomial in the sum and the squared difference of its two distances and in the angle
+they make (:data:`SHARED_KINDS`): it is the same whichever partner holds the atom, so it
+survives a hop and keeps the fastest stretch of the molecule in the fast part.
 """
 
 from __future__ import annotations
@@ -69,6 +73,11 @@ __all__ = [
 #: geminal H–H near 1.75 Å, is 1.4 ×).
 DEFAULT_BOND_SCALE = 1.2
 
+#: How far (Å) a hopping atom looks for its two partners (:meth:`ValenceTopology.sharing`):
+#: past the hydrogen bond of acetylacetone's enol (H···O near 1.6 Å) with room for its
+#: vibration, short of the next molecule's oxygens.
+SHARED_PARTNER_RADIUS = 2.5
+
 
 def term_type(*names: str) -> str:
     """Label of a bond, angle or dihedral type from its atoms' names, read in the direction that
@@ -96,6 +105,10 @@ class ValenceTopology:
         angle_shifts: ``[A, 2, 3]`` cell shifts of ``i`` and ``k`` relative to ``j``.
         dihedrals: ``[D, 4]`` atom indices ``(i, j, k, l)`` of bonded chains, ``j-k`` the central bond.
         dihedral_shifts: ``[D, 3, 3]`` cell shifts of ``i``, ``k`` and ``l`` relative to ``j``.
+        shared: ``[S, 3]`` atom indices ``(a, h, b)`` of an atom ``h`` that hops between
+            two partners ``a`` and ``b`` of one species (acetylacetone's enol proton and its
+            two oxygens), whichever of them it is bonded to; see :meth:`sharing`.
+        shared_shifts: ``[S, 2, 3]`` cell shifts of ``a`` and ``b`` relative to ``h``.
     """
 
     symbols: tuple[str, ...]
@@ -106,6 +119,8 @@ class ValenceTopology:
     angle_shifts: np.ndarray
     dihedrals: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 4), dtype=int))
     dihedral_shifts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3, 3), dtype=int))
+    shared: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3), dtype=int))
+    shared_shifts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 2, 3), dtype=int))
 
     @classmethod
     def from_atoms(
@@ -187,6 +202,40 @@ class ValenceTopology:
     def dihedral_types(self) -> list[str]:
         return [term_type(*(self.atom_types[n] for n in dihedral)) for dihedral in self.dihedrals]
 
+    @cached_property
+    def shared_types(self) -> list[str]:
+        """Labels of the shared terms, from species alone (``"O-H-O"``): the atom types of a
+        hopping atom and its partners change when it hops, and the term must not."""
+        return [term_type(*(self.symbols[n] for n in triple)) for triple in self.shared]
+
+    def sharing(
+        self, atoms: Atoms, hopping: np.ndarray, partners: np.ndarray, radius: float = SHARED_PARTNER_RADIUS
+    ) -> ValenceTopology:
+        """This topology with a shared term for every atom in ``hopping`` (an ``[N]`` mask).
+
+        A hopping atom's partners are the two atoms in ``partners`` (an ``[N]`` mask)
+        nearest to it within ``radius`` (Å) in ``atoms``: the oxygen that holds acetylacetone's
+        enol proton and the one it is hydrogen-bonded to. The term needs two partners of
+        one species (it is symmetric in them); a hopping atom without such a pair gets none.
+        """
+        first, second, shifts, distances = _neighbours(atoms.positions, atoms.cell.array, atoms.pbc, radius)
+        candidate = hopping[first] & partners[second]
+        first, second, shifts, distances = first[candidate], second[candidate], shifts[candidate], distances[candidate]
+        triples, triple_shifts = [], []
+        for atom in np.flatnonzero(hopping):
+            rows = np.flatnonzero(first == atom)
+            if len(rows) < 2:
+                continue
+            a, b = rows[np.argsort(distances[rows], kind="stable")[:2]]
+            if self.symbols[second[a]] == self.symbols[second[b]]:
+                triples.append((second[a], atom, second[b]))
+                triple_shifts.append((shifts[a], shifts[b]))
+        return dataclasses.replace(
+            self,
+            shared=np.array(triples, dtype=int).reshape(-1, 3),
+            shared_shifts=np.array(triple_shifts, dtype=int).reshape(-1, 2, 3),
+        )
+
     def excluding(self, atoms: np.ndarray) -> ValenceTopology:
         """This topology without the bonds, angles and dihedrals that contain any of ``atoms``
         (indices, or a ``[N]`` boolean mask). The atom types keep the names they had from
@@ -196,6 +245,7 @@ class ValenceTopology:
         bonds = ~left_out[self.bonds].any(axis=1)
         angles = ~left_out[self.angles].any(axis=1)
         dihedrals = ~left_out[self.dihedrals].any(axis=1)
+        shared = ~left_out[self.shared].any(axis=1)
         return dataclasses.replace(
             self,
             bonds=self.bonds[bonds],
@@ -204,6 +254,8 @@ class ValenceTopology:
             angle_shifts=self.angle_shifts[angles],
             dihedrals=self.dihedrals[dihedrals],
             dihedral_shifts=self.dihedral_shifts[dihedrals],
+            shared=self.shared[shared],
+            shared_shifts=self.shared_shifts[shared],
         )
 
     def of_types(self, names: Sequence[str]) -> np.ndarray:
@@ -222,6 +274,8 @@ class ValenceTopology:
         """Type label of every term of one coordinate kind (see :data:`COORDINATE_KINDS`)."""
         if kind == "bond":
             return self.bond_types
+        if kind in SHARED_KINDS:
+            return self.shared_types
         return self.dihedral_types if kind == "one_four" else self.angle_types
 
     def atoms_of(self, kind: str) -> np.ndarray:
@@ -232,7 +286,7 @@ class ValenceTopology:
             return self.angles[:, [0, 2]]
         if kind == "one_four":
             return self.dihedrals[:, [0, 3]]
-        return self.angles
+        return self.shared if kind in SHARED_KINDS else self.angles
 
 
 def _positive(shifts: np.ndarray) -> np.ndarray:
@@ -241,30 +295,56 @@ def _positive(shifts: np.ndarray) -> np.ndarray:
     return shifts[np.arange(len(shifts)), first_nonzero] > 0
 
 
+#: The kinds of a shared term ``(a, h, b)`` (a hopping atom ``h`` between partners ``a``
+#: and ``b``; see :meth:`ValenceTopology.sharing`), in its two distances r_a and r_b:
+#: ``shared_sum`` (r_a + r_b, Å), ``shared_difference`` ((r_a − r_b)², Å², zero when
+#: ``h`` sits midway), ``shared_angle`` (cos of the angle a–h–b) and ``shared_cross``
+#: ((s − s0)(q − q0) of the first two). Every one is symmetric in ``a`` and ``b``, so the
+#: term is the same whichever partner holds ``h``: a proton can hop under it.
+SHARED_KINDS = ("shared_sum", "shared_difference", "shared_angle", "shared_cross")
 #: Internal coordinates the force field expands in, in the order of the fit's columns.
 #: The cross terms ``stretch_stretch`` ((r_a − r0_a)(r_b − r0_b) of an angle's two arms)
 #: and ``stretch_bend`` ((r_a − r0_a + r_b − r0_b)(cos θ − c0)) use the bond and angle
-#: references, so they need the ``bond`` and ``angle`` kinds.
-COORDINATE_KINDS = ("bond", "angle", "urey_bradley", "stretch_stretch", "stretch_bend", "one_four")
-#: The kinds that are products of two deviations from the bond and angle references.
-CROSS_KINDS = ("stretch_stretch", "stretch_bend")
+#: references, so they need the ``bond`` and ``angle`` kinds; ``shared_cross`` needs
+#: ``shared_sum`` and ``shared_difference``.
+COORDINATE_KINDS = ("bond", "angle", "urey_bradley", "stretch_stretch", "stretch_bend", "one_four", *SHARED_KINDS)
+#: The kinds that are products of two deviations from other kinds' references, and those they need.
+CROSS_KINDS = {
+    "stretch_stretch": ("bond", "angle"),
+    "stretch_bend": ("bond", "angle"),
+    "shared_cross": ("shared_sum", "shared_difference"),
+}
+#: The kinds computed from the angles' arms (:class:`_AngleGeometry`).
+_ANGLE_KINDS = frozenset(("angle", "urey_bradley", "stretch_stretch", "stretch_bend"))
 
 
 @dataclass(frozen=True)
-class _AngleCentres:
-    """Per angle of a topology: its arms' bond references (Å) and its own (cosine), ``[A]`` each."""
+class _CrossCentres:
+    """The references the cross kinds expand about, per term of a topology.
+
+    ``arm_a``/``arm_b``/``cosine``: ``[A]`` per angle, its arms' bond references (Å) and its
+    own (a cosine); ``shared_sum``/``shared_difference``: ``[S]`` per shared term, the
+    references of r_a + r_b (Å) and (r_a − r_b)² (Å²). Empty where the kinds are not fitted.
+    """
 
     arm_a: np.ndarray
     arm_b: np.ndarray
     cosine: np.ndarray
+    shared_sum: np.ndarray
+    shared_difference: np.ndarray
 
     @classmethod
-    def of(cls, topology: ValenceTopology, reference: dict[str, dict[str, float]]) -> _AngleCentres:
+    def of(cls, topology: ValenceTopology, reference: dict[str, dict[str, float]]) -> _CrossCentres:
+        def per_term(kind: str, names: list[str]) -> np.ndarray:
+            return np.array([reference[kind][name] for name in names] if kind in reference else [], dtype=float)
+
         first, second = topology.arm_types
         return cls(
-            np.array([reference["bond"][name] for name in first]),
-            np.array([reference["bond"][name] for name in second]),
-            np.array([reference["angle"][name] for name in topology.angle_types]),
+            per_term("bond", first),
+            per_term("bond", second),
+            per_term("angle", topology.angle_types),
+            per_term("shared_sum", topology.shared_types),
+            per_term("shared_difference", topology.shared_types),
         )
 
 
@@ -288,10 +368,12 @@ class _AngleGeometry:
     grad_b: np.ndarray
 
     @classmethod
-    def at(cls, topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray) -> _AngleGeometry:
-        first, vertex, last = topology.angles.T
-        arm_a = positions[first] + topology.angle_shifts[:, 0] @ cell - positions[vertex]
-        arm_b = positions[last] + topology.angle_shifts[:, 1] @ cell - positions[vertex]
+    def at(cls, topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray, shared: bool = False) -> _AngleGeometry:
+        """The angles of ``topology`` or, with ``shared``, its shared terms (``a``–``h``–``b``)."""
+        triples, shifts = (topology.shared, topology.shared_shifts) if shared else (topology.angles, topology.angle_shifts)
+        first, vertex, last = triples.T
+        arm_a = positions[first] + shifts[:, 0] @ cell - positions[vertex]
+        arm_b = positions[last] + shifts[:, 1] @ cell - positions[vertex]
         norm_a = np.linalg.norm(arm_a, axis=1, keepdims=True)
         norm_b = np.linalg.norm(arm_b, axis=1, keepdims=True)
         unit_a, unit_b = arm_a / norm_a, arm_b / norm_b
@@ -313,7 +395,7 @@ def _coordinates(
     kind: str,
     positions: np.ndarray,
     cell: np.ndarray,
-    centres: _AngleCentres | None = None,
+    centres: _CrossCentres | None = None,
     geometry: _AngleGeometry | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Values ``[T]`` of one kind of internal coordinate and their gradients ``[T, m, 3]``.
@@ -322,6 +404,8 @@ def _coordinates(
     the cross kinds need ``centres``. The angle-based kinds use ``geometry`` when given
     (computed here otherwise), so that several of them at the same positions share it.
     """
+    if kind in SHARED_KINDS:
+        return _shared_coordinates(topology, kind, positions, cell, centres)
     if kind == "bond":
         i, j = topology.bonds.T
         return _distance(positions[j] + topology.bond_shifts @ cell - positions[i])
@@ -350,6 +434,26 @@ def _coordinates(
     return stretch[:, 0] * bend[:, 0], np.stack([d_first, -d_first - d_last, d_last], axis=1)
 
 
+def _shared_coordinates(
+    topology: ValenceTopology, kind: str, positions: np.ndarray, cell: np.ndarray, centres: _CrossCentres | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_coordinates` for the :data:`SHARED_KINDS`, gradients with respect to ``(a, h, b)``."""
+    g = _AngleGeometry.at(topology, positions, cell, shared=True)
+    if kind == "shared_angle":
+        return g.cosine, np.stack([g.grad_a, -g.grad_a - g.grad_b, g.grad_b], axis=1)
+    total = g.norm_a[:, 0] + g.norm_b[:, 0]
+    d_total = np.stack([g.unit_a, -g.unit_a - g.unit_b, g.unit_b], axis=1)
+    difference = g.norm_a[:, 0] - g.norm_b[:, 0]
+    squared = difference**2
+    d_squared = 2 * difference[:, None, None] * np.stack([g.unit_a, g.unit_b - g.unit_a, -g.unit_b], axis=1)
+    if kind == "shared_sum":
+        return total, d_total
+    if kind == "shared_difference":
+        return squared, d_squared
+    total, squared = total - centres.shared_sum, squared - centres.shared_difference
+    return total * squared, squared[:, None, None] * d_total + total[:, None, None] * d_squared
+
+
 @dataclass(frozen=True)
 class ValenceForceField:
     """Fitted parameters of the valence force field (see the module docstring).
@@ -362,7 +466,11 @@ class ValenceForceField:
         bond_scale: the covalent-radius scale that defines bonds.
         atom_typing: how atoms are named in the term types (:data:`ATOM_TYPINGS`).
         labile_types: names of atom types that changed bonded partners in the fitting
-            frames (see :func:`labile_atom_types`); no term contains an atom of these types.
+            frames (see :func:`labile_atom_types`); no term other than a shared one
+            contains an atom of these types.
+        hopping_types: those of the labile types whose atoms hopped between partners;
+            each such atom gets a shared term with its two nearest partners of the other
+            labile types (:meth:`ValenceTopology.sharing`), when the fit has its parameters.
     """
 
     species_energies: dict[str, float]
@@ -371,14 +479,16 @@ class ValenceForceField:
     bond_scale: float = DEFAULT_BOND_SCALE
     atom_typing: str = "species"
     labile_types: tuple[str, ...] = ()
+    hopping_types: tuple[str, ...] = ()
 
     def __post_init__(self):
         _check_kinds(self.coefficients, "ValenceForceField")
 
     def topology(self, atoms: Atoms) -> ValenceTopology:
-        """The bonds and angles of ``atoms`` without the labile atoms' terms, checked to have parameters."""
+        """The bonds and angles of ``atoms`` without the labile atoms' terms, and the
+        shared terms of its hopping atoms, checked to have parameters."""
         topology = ValenceTopology.from_atoms(atoms, self.bond_scale, self.atom_typing)
-        topology = topology.excluding(topology.of_types(self.labile_types))
+        topology = _without_labile(topology, atoms, self.labile_types, self.hopping_types)
         missing = [("species", sorted(set(topology.symbols) - set(self.species_energies)))]
         missing += [(kind, sorted(set(topology.types(kind)) - set(table))) for kind, table in self.coefficients.items()]
         missing = [(what, names) for what, names in missing if names]
@@ -396,12 +506,14 @@ class ValenceForceField:
         terms = {}
         for kind, table in self.coefficients.items():
             names = topology.types(kind)
+            if not names:
+                continue
             order = max((len(values) for values in table.values()), default=0)
             gathered = np.zeros((len(names), order))
             for row, name in enumerate(names):
                 gathered[row, : len(table[name])] = table[name]
             terms[kind] = (np.array([self.reference[kind][name] for name in names]), gathered)
-        centres = _AngleCentres.of(topology, self.reference) if set(CROSS_KINDS) & set(terms) else None
+        centres = _CrossCentres.of(topology, self.reference) if set(CROSS_KINDS) & set(terms) else None
         atom_index = np.concatenate([topology.atoms_of(kind).reshape(-1) for kind in terms] or [np.zeros(0, int)])
         return BoundValenceForceField(topology, float(constant), terms, atom_index, centres)
 
@@ -417,6 +529,7 @@ class ValenceForceField:
             "bond_scale": self.bond_scale,
             "atom_typing": self.atom_typing,
             "labile_types": list(self.labile_types),
+            "hopping_types": list(self.hopping_types),
         }
 
     def save(self, path: str | os.PathLike) -> None:
@@ -446,6 +559,7 @@ class ValenceForceField:
             bond_scale=float(data.get("bond_scale", DEFAULT_BOND_SCALE)),
             atom_typing=str(data.get("atom_typing", "species")),
             labile_types=tuple(str(name) for name in data.get("labile_types", ())),
+            hopping_types=tuple(str(name) for name in data.get("hopping_types", ())),
         )
 
 
@@ -466,12 +580,12 @@ class BoundValenceForceField:
     constant: float
     terms: dict[str, tuple[np.ndarray, np.ndarray]]
     atom_index: np.ndarray
-    centres: _AngleCentres | None = None
+    centres: _CrossCentres | None = None
 
     def energy_and_forces(self, positions: np.ndarray, cell: np.ndarray) -> tuple[float, np.ndarray]:
         """Energy (eV) and forces (eV/Å, ``[N, 3]``) at ``positions`` (Å, ``[N, 3]``)."""
         energy = self.constant
-        geometry = _AngleGeometry.at(self.topology, positions, cell) if set(self.terms) - {"bond", "one_four"} else None
+        geometry = _AngleGeometry.at(self.topology, positions, cell) if _ANGLE_KINDS & set(self.terms) else None
         contributions = []
         for kind, (reference, coefficients) in self.terms.items():
             values, gradients = _coordinates(self.topology, kind, positions, cell, self.centres, geometry)
@@ -499,7 +613,18 @@ def _polynomial(x: np.ndarray, coefficients: np.ndarray) -> tuple[np.ndarray, np
 
 
 #: Default polynomial order of each coordinate kind in :func:`fit_valence_force_field`.
-DEFAULT_ORDERS = {"bond": 4, "angle": 3, "urey_bradley": 2, "stretch_stretch": 1, "stretch_bend": 1}
+#: The shared kinds apply only where an atom hops between two partners.
+DEFAULT_ORDERS = {
+    "bond": 4,
+    "angle": 3,
+    "urey_bradley": 2,
+    "stretch_stretch": 1,
+    "stretch_bend": 1,
+    "shared_sum": 3,
+    "shared_difference": 4,
+    "shared_angle": 2,
+    "shared_cross": 1,
+}
 
 
 def fit_valence_force_field(
@@ -511,6 +636,7 @@ def fit_valence_force_field(
     forces: Sequence[np.ndarray] | None = None,
     energies: Sequence[float] | None = None,
     labile_types: Sequence[str] | None = None,
+    shared: bool = True,
 ) -> ValenceForceField:
     """Fit a :class:`ValenceForceField` to reference forces (and energies) by linear least squares.
 
@@ -530,6 +656,9 @@ def fit_valence_force_field(
         labile_types: atom type names whose terms are left out; by default those that
             change bonded partners between the frames (:func:`labile_atom_types`); ``()``
             keeps every term.
+        shared: give each atom of a labile type that hops between partners a shared term
+            with its two partners (the :data:`SHARED_KINDS`, at the orders given), which
+            does not change when it hops; ``False`` leaves its motion out altogether.
 
     Raises:
         ValueError: no frames, an unknown kind, bond or angle order below 2, a frame
@@ -542,10 +671,12 @@ def fit_valence_force_field(
     if orders.get("bond", 0) < 2 or orders.get("angle", 0) < 2:
         raise ValueError(f"the bond and angle orders must be at least 2 (a restoring force), got {orders}")
     topologies = [ValenceTopology.from_atoms(atoms, bond_scale, atom_typing) for atoms in frames]
-    if labile_types is None:
-        labile_types = labile_atom_types(topologies)
-    labile_types = tuple(sorted(set(labile_types)))
-    kept = [topology.excluding(topology.of_types(labile_types)) for topology in topologies]
+    hopping_types, detected = _labile_atoms(topologies)
+    labile_types = tuple(sorted(set(detected if labile_types is None else labile_types)))
+    hopping_types = tuple(name for name in hopping_types if name in labile_types) if shared else ()
+    kept = [
+        _without_labile(topology, atoms, labile_types, hopping_types) for topology, atoms in zip(topologies, frames)
+    ]
     for index, (topology, whole) in enumerate(zip(kept, topologies)):
         if len(topology.bonds) == 0 and len(whole.bonds) > 0:
             raise ValueError(
@@ -564,9 +695,11 @@ def fit_valence_force_field(
     reference, first_column, columns = {}, {}, len(species)
     for kind in kinds:  # in COORDINATE_KINDS order: the cross kinds use the bond and angle references
         for topology, atoms, value, geometry in zip(topologies, frames, values, geometries):
-            centres = _AngleCentres.of(topology, reference) if kind in CROSS_KINDS else None
+            centres = _CrossCentres.of(topology, reference) if kind in CROSS_KINDS else None
             value[kind] = _coordinates(topology, kind, atoms.positions, atoms.cell.array, centres, geometry)
         names = sorted({name for topology in topologies for name in topology.types(kind)})
+        if not names and kind in SHARED_KINDS:  # no atom hops between partners in these frames
+            continue
         reference[kind] = {
             name: float(np.mean(np.concatenate([
                 value[kind][0][np.array(topology.types(kind)) == name] for topology, value in zip(topologies, values)
@@ -575,6 +708,7 @@ def fit_valence_force_field(
         }  # fmt: skip
         first_column[kind] = {name: columns + (orders[kind] + 1) * n for n, name in enumerate(names)}
         columns += (orders[kind] + 1) * len(names)
+    kinds = [kind for kind in kinds if kind in first_column]
     rows, targets = [], []
     for index, (topology, value, atoms) in enumerate(zip(topologies, values, frames)):
         force_rows = np.zeros((len(atoms), columns, 3))
@@ -616,7 +750,21 @@ def fit_valence_force_field(
         bond_scale=bond_scale,
         atom_typing=atom_typing,
         labile_types=labile_types,
+        hopping_types=hopping_types,
     )
+
+
+def _without_labile(
+    topology: ValenceTopology, atoms: Atoms, labile_types: Sequence[str], hopping_types: Sequence[str]
+) -> ValenceTopology:
+    """``topology`` without the terms of labile atoms, plus a shared term for each hopping one,
+    whose partners are the other labile atoms."""
+    labile = topology.of_types(labile_types)
+    topology = topology.excluding(labile)
+    if not hopping_types:
+        return topology
+    hopping = topology.of_types(hopping_types)
+    return topology.sharing(atoms, hopping, labile & ~hopping)
 
 
 def labile_atom_types(topologies: Sequence[ValenceTopology]) -> tuple[str, ...]:
@@ -633,10 +781,15 @@ def labile_atom_types(topologies: Sequence[ValenceTopology]) -> tuple[str, ...]:
     ``"H(OO)"`` if the proton sat between). Types are shared: with ``atom_typing="species"``
     the whole species is labile, and a proton that moves onto carbon takes every ``"H(C)"``.
     """
+    return _labile_atoms(topologies)[1]
+
+
+def _labile_atoms(topologies: Sequence[ValenceTopology]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The type names of the hopping atoms, and of all labile atoms (:func:`labile_atom_types`)."""
     systems: dict[tuple[str, ...], list[ValenceTopology]] = {}
     for topology in topologies:
         systems.setdefault(topology.symbols, []).append(topology)
-    labile = set()
+    labile, hopped = set(), set()
     for snapshots in systems.values():
         partners = [topology.bonded_neighbours() for topology in snapshots]
         hopping = set()
@@ -655,15 +808,17 @@ def labile_atom_types(topologies: Sequence[ValenceTopology]) -> tuple[str, ...]:
             for atom in hopping:
                 involved.update(frame[atom])
         labile.update(topology.atom_types[atom] for topology in snapshots for atom in involved)
-    return tuple(sorted(labile))
+        hopped.update(topology.atom_types[atom] for topology in snapshots for atom in hopping)
+    return tuple(sorted(hopped)), tuple(sorted(labile))
 
 
 def _check_kinds(kinds, where: str) -> None:
     unknown = sorted(set(kinds) - set(COORDINATE_KINDS))
     if unknown:
         raise ValueError(f"{where}: unknown coordinate kinds {unknown}; choose from {COORDINATE_KINDS}")
-    if set(CROSS_KINDS) & set(kinds) and not {"bond", "angle"} <= set(kinds):
-        raise ValueError(f"{where}: the cross terms {CROSS_KINDS} need the bond and angle terms as well")
+    for cross, needed in CROSS_KINDS.items():
+        if cross in kinds and not set(needed) <= set(kinds):
+            raise ValueError(f"{where}: the cross term {cross} needs the {' and '.join(needed)} terms as well")
 
 
 def _frame_forces(atoms: Atoms, index: int) -> np.ndarray:
