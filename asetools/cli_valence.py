@@ -11,7 +11,7 @@ import numpy as np
 def _valence_fit(args: argparse.Namespace) -> int:
     from ase.io import read
 
-    from .models.valence import DEFAULT_BOND_SCALE, DEFAULT_ORDERS, fit_valence_force_field
+    from .models.valence import DEFAULT_BOND_SCALE, DEFAULT_ORDERS, SHARED_KINDS, fit_valence_force_field
 
     frames = [atoms for path in args.data for atoms in read(path, index=args.index)]
     orders = dict(DEFAULT_ORDERS)
@@ -32,7 +32,7 @@ def _valence_fit(args: argparse.Namespace) -> int:
     print(f"fitted to {len(frames)} frames in {seconds:.1f} s: {terms} types -> {args.output}")
     if field.labile_types:
         print(f"labile atom types, left out (they change bonded partners): {', '.join(field.labile_types)}")
-    shared = sorted({name for kind, table in field.coefficients.items() if kind.startswith("shared") for name in table})
+    shared = sorted({name for kind, table in field.coefficients.items() if kind in SHARED_KINDS for name in table})
     if shared:
         print(
             f"shared terms {', '.join(shared)} for the atoms that hop ({', '.join(field.hopping_types)}): "

@@ -397,15 +397,18 @@ def _coordinates(
     cell: np.ndarray,
     centres: _CrossCentres | None = None,
     geometry: _AngleGeometry | None = None,
+    shared_geometry: _AngleGeometry | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Values ``[T]`` of one kind of internal coordinate and their gradients ``[T, m, 3]``.
 
     The gradients are with respect to the positions of ``topology.atoms_of(kind)``;
-    the cross kinds need ``centres``. The angle-based kinds use ``geometry`` when given
-    (computed here otherwise), so that several of them at the same positions share it.
+    the cross kinds need ``centres``. The angle-based kinds use ``geometry`` and the
+    shared kinds ``shared_geometry`` when given (computed here otherwise), so that several
+    kinds at the same positions share it.
     """
     if kind in SHARED_KINDS:
-        return _shared_coordinates(topology, kind, positions, cell, centres)
+        g = shared_geometry if shared_geometry is not None else _AngleGeometry.at(topology, positions, cell, shared=True)
+        return _shared_coordinates(kind, g, centres)
     if kind == "bond":
         i, j = topology.bonds.T
         return _distance(positions[j] + topology.bond_shifts @ cell - positions[i])
@@ -434,11 +437,9 @@ def _coordinates(
     return stretch[:, 0] * bend[:, 0], np.stack([d_first, -d_first - d_last, d_last], axis=1)
 
 
-def _shared_coordinates(
-    topology: ValenceTopology, kind: str, positions: np.ndarray, cell: np.ndarray, centres: _CrossCentres | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_coordinates` for the :data:`SHARED_KINDS`, gradients with respect to ``(a, h, b)``."""
-    g = _AngleGeometry.at(topology, positions, cell, shared=True)
+def _shared_coordinates(kind: str, g: _AngleGeometry, centres: _CrossCentres | None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_coordinates` for the :data:`SHARED_KINDS` from the shared terms' geometry ``g``,
+    gradients with respect to ``(a, h, b)``."""
     if kind == "shared_angle":
         return g.cosine, np.stack([g.grad_a, -g.grad_a - g.grad_b, g.grad_b], axis=1)
     total = g.norm_a[:, 0] + g.norm_b[:, 0]
@@ -586,9 +587,12 @@ class BoundValenceForceField:
         """Energy (eV) and forces (eV/Å, ``[N, 3]``) at ``positions`` (Å, ``[N, 3]``)."""
         energy = self.constant
         geometry = _AngleGeometry.at(self.topology, positions, cell) if _ANGLE_KINDS & set(self.terms) else None
+        shared = None
+        if set(SHARED_KINDS) & set(self.terms):
+            shared = _AngleGeometry.at(self.topology, positions, cell, shared=True)
         contributions = []
         for kind, (reference, coefficients) in self.terms.items():
-            values, gradients = _coordinates(self.topology, kind, positions, cell, self.centres, geometry)
+            values, gradients = _coordinates(self.topology, kind, positions, cell, self.centres, geometry, shared)
             value, slope = _polynomial(values - reference, coefficients)
             energy += float(value.sum())
             contributions.append((-slope[:, None, None] * gradients).reshape(-1, 3))
@@ -690,13 +694,17 @@ def fit_valence_force_field(
         forces = [_frame_forces(atoms, index) for index, atoms in enumerate(frames)]
     kinds = [kind for kind in COORDINATE_KINDS if kind in orders]
     values = [{} for _ in frames]
-    geometries = [_AngleGeometry.at(topology, atoms.positions, atoms.cell.array) for topology, atoms in zip(topologies, frames)]
+    geometries = [
+        (_AngleGeometry.at(topology, atoms.positions, atoms.cell.array),
+         _AngleGeometry.at(topology, atoms.positions, atoms.cell.array, shared=True))
+        for topology, atoms in zip(topologies, frames)
+    ]  # fmt: skip
     species = sorted({symbol for topology in topologies for symbol in topology.symbols})
     reference, first_column, columns = {}, {}, len(species)
     for kind in kinds:  # in COORDINATE_KINDS order: the cross kinds use the bond and angle references
-        for topology, atoms, value, geometry in zip(topologies, frames, values, geometries):
+        for topology, atoms, value, (geometry, shared_geometry) in zip(topologies, frames, values, geometries):
             centres = _CrossCentres.of(topology, reference) if kind in CROSS_KINDS else None
-            value[kind] = _coordinates(topology, kind, atoms.positions, atoms.cell.array, centres, geometry)
+            value[kind] = _coordinates(topology, kind, atoms.positions, atoms.cell.array, centres, geometry, shared_geometry)
         names = sorted({name for topology in topologies for name in topology.types(kind)})
         if not names and kind in SHARED_KINDS:  # no atom hops between partners in these frames
             continue
