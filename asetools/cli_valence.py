@@ -30,14 +30,18 @@ def _valence_fit(args: argparse.Namespace) -> int:
     field.save(args.output)
     terms = ", ".join(f"{len(table)} {kind}" for kind, table in field.coefficients.items())
     print(f"fitted to {len(frames)} frames in {seconds:.1f} s: {terms} types -> {args.output}")
-    if field.labile_types:
+    if field.labile_types and not field.hopping_types:
         print(f"labile atom types, left out (they change bonded partners): {', '.join(field.labile_types)}")
-    shared = sorted({name for kind, table in field.coefficients.items() if kind in SHARED_KINDS for name in table})
-    if shared:
+    elif field.labile_types:
+        print(f"labile atom types (they change bonded partners): {', '.join(field.labile_types)}")
+        shared = sorted({name for kind in SHARED_KINDS if kind != "shared_bond" for name in field.coefficients.get(kind, {})})
         print(
             f"shared terms {', '.join(shared)} for the atoms that hop ({', '.join(field.hopping_types)}): "
-            "symmetric in the two partners, so a hop does not change them"
+            "symmetric in the two partners, which keep their own terms, so a hop changes neither"
         )
+        following = sorted(field.coefficients.get("shared_bond", {}))
+        if following:
+            print(f"bonds whose rest length follows the hop: {', '.join(following)}")
     residual, reference = force_residual(field, frames)
     print(
         f"force residual (reference minus valence, the slow part of a split): RMS {residual:.3f} eV/Å "

@@ -12,7 +12,7 @@ from scipy.spatial.transform import Rotation
 
 from asetools.calculators import MTSCalc, ValenceCalc
 from asetools.cli import main
-from asetools.models.valence import ValenceForceField, ValenceTopology, fit_valence_force_field, labile_atom_types
+from asetools.models.valence import DEFAULT_ORDERS, ValenceForceField, ValenceTopology, fit_valence_force_field, labile_atom_types
 
 ACAC = Path(__file__).resolve().parents[2] / "shared" / "data" / "botnet" / "acac" / "train_300K.xyz"
 
@@ -376,10 +376,12 @@ def test_valence_fit_command_names_the_labile_atoms(acetylacetone, tmp_path, cap
     ase.io.write(tmp_path / "acac.xyz", acetylacetone[:40])
     assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "valence.json")]) == 0
     out = capsys.readouterr().out
-    assert "left out (they change bonded partners): H(O), O(C), O(CH)" in out
+    assert "labile atom types (they change bonded partners): H(O), O(C), O(CH)" in out
     assert "shared terms O-H-O for the atoms that hop (H(O))" in out
+    assert "bonds whose rest length follows the hop: C(CCH)-C(CCO), C(CCO)-C(CHHH), C(CCO)-O(C)[H]" in out
     assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "apart.json"), "--no-shared"]) == 0
-    assert "shared terms" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "shared terms" not in out and "left out (they change bonded partners): H(O), O(C), O(CH)" in out
     assert ValenceForceField.load(tmp_path / "apart.json").hopping_types == ()
     assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "all.json"), "--keep-labile"]) == 0
     assert ValenceForceField.load(tmp_path / "all.json").labile_types == ()
@@ -395,13 +397,18 @@ def test_hopping_proton_gets_a_shared_term_with_both_oxygens(acetylacetone, acet
     field = acetylacetone_field
     assert field.hopping_types == ("H(O)",)
     assert {kind: list(table) for kind, table in field.coefficients.items() if kind.startswith("shared")} == {
-        kind: ["O-H-O"] for kind in ("shared_sum", "shared_difference", "shared_angle", "shared_cross")
+        **{kind: ["O-H-O"] for kind in ("shared_sum", "shared_difference", "shared_angle", "shared_cross")},
+        # the bonds of the chain O=C-C=C-O whose order swaps with the proton, and the methyl C-C
+        "shared_bond": ["C(CCH)-C(CCO)", "C(CCO)-C(CHHH)", "C(CCO)-O(C)[H]"],
     }
     for atoms in acetylacetone[:20]:
         topology = field.topology(atoms)
         (first, proton, second), = topology.shared
         assert atoms[proton].symbol == "H"
         assert [atoms[first].symbol, atoms[second].symbol] == ["O", "O"]
+        # both oxygens keep their terms, under one name whichever holds the proton
+        assert [topology.atom_types[first], topology.atom_types[second]] == ["O(C)[H]", "O(C)[H]"]
+        assert sorted(topology.bond_types).count("C(CCO)-O(C)[H]") == 2
         # whichever oxygen holds the proton, the partners are the same two
         oxygens = np.flatnonzero(np.array(atoms.get_chemical_symbols()) == "O")
         assert sorted((first, second)) == sorted(oxygens)
@@ -412,18 +419,21 @@ def test_hopping_proton_gets_a_shared_term_with_both_oxygens(acetylacetone, acet
 
 
 def test_shared_term_forces_are_the_negative_gradient(acetylacetone, acetylacetone_field):
-    """Finite differences through every shared kind, with the proton on either side and midway."""
+    """Finite differences through every shared kind, with the proton on either side and midway,
+    on the proton, its two oxygens and the atoms of the bonds that follow the hop."""
     calc_atoms = acetylacetone[0].copy()
     topology = acetylacetone_field.topology(calc_atoms)
     first, proton, second = topology.shared[0]
+    touched = np.unique(topology.atoms_of("shared_bond"))
+    assert len(touched) == 3 + 5  # the proton, both oxygens and the five carbons (the central one on both sides)
     for fraction in (0.35, 0.5, 0.65):
         atoms = calc_atoms.copy()
         atoms.positions[proton] = (1 - fraction) * atoms.positions[first] + fraction * atoms.positions[second]
         atoms.positions[proton] += np.array([0.05, -0.08, 0.1])  # off the O...O line
         bound = acetylacetone_field.bind(topology)
         _, forces = bound.energy_and_forces(atoms.positions, atoms.cell.array)
-        numerical = np.zeros((3, 3))
-        for row, atom in enumerate((first, proton, second)):
+        numerical = np.zeros((len(touched), 3))
+        for row, atom in enumerate(touched):
             for axis in range(3):
                 shifted = atoms.positions.copy()
                 shifted[atom, axis] += 1e-5
@@ -432,7 +442,7 @@ def test_shared_term_forces_are_the_negative_gradient(acetylacetone, acetylaceto
                 minus, _ = bound.energy_and_forces(shifted, atoms.cell.array)
                 numerical[row, axis] = -(plus - minus) / 2e-5
         assert np.abs(forces[proton]).max() > 0.1
-        np.testing.assert_allclose(forces[[first, proton, second]], numerical, atol=1e-5)
+        np.testing.assert_allclose(forces[touched], numerical, atol=1e-5)
 
 
 def test_fit_recovers_a_known_shared_term(acetylacetone, acetylacetone_field, tmp_path):
@@ -473,3 +483,38 @@ def test_shared_term_takes_the_proton_stretch_across_a_hop(acetylacetone, acetyl
     shared, excluded = rest_on_proton(acetylacetone_field), rest_on_proton(without)
     for frames in (moved, ~moved):
         assert np.sqrt(np.mean(shared[frames] ** 2)) < 0.6 * np.sqrt(np.mean(excluded[frames] ** 2))
+
+
+def test_a_hop_changes_no_term(acetylacetone, acetylacetone_field):
+    """The field built on a frame with the proton on one oxygen gives the same energy and
+    forces as the one built on a frame with it on the other, at any positions: a hop in MD
+    (where the bonds are found once) leaves the fast part as it would have been."""
+    first = ValenceTopology.from_atoms(acetylacetone[0]).bonded_neighbours()
+    moved = [atoms for atoms in acetylacetone if ValenceTopology.from_atoms(atoms).bonded_neighbours() != first]
+    assert moved
+    start = acetylacetone_field.bind(acetylacetone_field.topology(acetylacetone[0]))
+    for atoms in moved[:5]:
+        own = acetylacetone_field.bind(acetylacetone_field.topology(atoms))
+        energy, forces = own.energy_and_forces(atoms.positions, atoms.cell.array)
+        kept_energy, kept_forces = start.energy_and_forces(atoms.positions, atoms.cell.array)
+        assert kept_energy == pytest.approx(energy, abs=1e-9)
+        np.testing.assert_allclose(kept_forces, forces, atol=1e-9)
+
+
+def test_oxygens_and_their_bonds_follow_the_hop(acetylacetone, acetylacetone_field):
+    """Keeping the oxygens' terms and letting the chain's bonds follow the proton takes most of
+    the force on the oxygens and carbons into the fast part: the rest on them, with the first
+    frame's bonds throughout (both tautomers occur), falls well below the rest when the
+    oxygens are left out, and below the rest without the bonds that follow the hop."""
+    no_partners = fit_valence_force_field(acetylacetone, shared=False)
+    no_following = fit_valence_force_field(acetylacetone, {**DEFAULT_ORDERS, "shared_bond": 0})
+    assert "shared_bond" not in no_following.coefficients
+    heavy = np.isin(acetylacetone[0].get_chemical_symbols(), ["C", "O"])
+
+    def rest_on_heavy_atoms(field: ValenceForceField) -> float:
+        bound = field.bind(field.topology(acetylacetone[0]))
+        rests = [atoms.get_forces() - bound.energy_and_forces(atoms.positions, atoms.cell.array)[1] for atoms in acetylacetone]
+        return float(np.sqrt(np.mean(np.array(rests)[:, heavy] ** 2)))
+
+    full, partners_only, left_out = (rest_on_heavy_atoms(f) for f in (acetylacetone_field, no_following, no_partners))
+    assert full < 0.7 * partners_only < 0.7 * left_out

@@ -37,7 +37,10 @@ the full model instead of being pulled back to the bond they started with. An at
 hops between two partners of one species (the proton) gets a *shared* term instead, a
 polynomial in the sum and the squared difference of its two distances and in the angle
 they make (:data:`SHARED_KINDS`): it is the same whichever partner holds the atom, so it
-survives a hop and keeps the fastest stretch of the molecule in the fast part.
+survives a hop and keeps the fastest stretch of the molecule in the fast part. Its two
+partners then keep their own terms, under a name that a hop does not change (``"O(C)[H]"``),
+and the bonds next to them get a term that moves their rest length with the hop (the C–O
+and C–C bond orders of the enol swap when the proton does).
 """
 
 from __future__ import annotations
@@ -109,6 +112,10 @@ class ValenceTopology:
             two partners ``a`` and ``b`` of one species (acetylacetone's enol proton and its
             two oxygens), whichever of them it is bonded to; see :meth:`sharing`.
         shared_shifts: ``[S, 2, 3]`` cell shifts of ``a`` and ``b`` relative to ``h``.
+        shared_bonds: ``[K, 3]`` the bonds whose length follows which partner holds a
+            hopping atom (see :meth:`with_shared_bonds`): rows ``(bond, shared term, side)``,
+            indices into ``bonds`` and ``shared``, with ``side`` 0 if the bond is nearer
+            partner ``a`` and 1 if nearer ``b``.
     """
 
     symbols: tuple[str, ...]
@@ -121,6 +128,7 @@ class ValenceTopology:
     dihedral_shifts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3, 3), dtype=int))
     shared: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3), dtype=int))
     shared_shifts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 2, 3), dtype=int))
+    shared_bonds: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3), dtype=int))
 
     @classmethod
     def from_atoms(
@@ -203,6 +211,11 @@ class ValenceTopology:
         return [term_type(*(self.atom_types[n] for n in dihedral)) for dihedral in self.dihedrals]
 
     @cached_property
+    def shared_bond_types(self) -> list[str]:
+        """Labels of the :attr:`shared_bonds`: their bonds' types."""
+        return [self.bond_types[bond] for bond in self.shared_bonds[:, 0]]
+
+    @cached_property
     def shared_types(self) -> list[str]:
         """Labels of the shared terms, from species alone (``"O-H-O"``): the atom types of a
         hopping atom and its partners change when it hops, and the term must not."""
@@ -234,7 +247,47 @@ class ValenceTopology:
             self,
             shared=np.array(triples, dtype=int).reshape(-1, 3),
             shared_shifts=np.array(triple_shifts, dtype=int).reshape(-1, 2, 3),
+            shared_bonds=np.zeros((0, 3), dtype=int),
         )
+
+    def naming_partners(self, atom_typing: str) -> ValenceTopology:
+        """This topology with the partners of its shared terms renamed so that a hop does not
+        rename them: by their bonds in this topology (which has none to the hopping atoms)
+        and the hopping atom's species in brackets, ``"O(C)[H]"`` for both of
+        acetylacetone's oxygens, whichever holds the proton (``"O[H]"`` with species typing)."""
+        neighbours = [[] for _ in self.symbols]
+        for i, j in self.bonds:
+            neighbours[i].append(self.symbols[j])
+            neighbours[j].append(self.symbols[i])
+        types = list(self.atom_types)
+        for a, h, b in self.shared:
+            for partner in (a, b):
+                name = self.symbols[partner]
+                if atom_typing == "neighbours":
+                    name += f"({''.join(sorted(neighbours[partner]))})"
+                types[partner] = f"{name}[{self.symbols[h]}]"
+        return dataclasses.replace(self, atom_types=tuple(types))
+
+    def with_shared_bonds(self) -> ValenceTopology:
+        """This topology with its :attr:`shared_bonds`: for every shared term ``(a, h, b)``,
+        the bonds that contain a partner or one of its bonded neighbours, each paired with
+        the partner it is nearer (in bonds; a bond as near to both is left out).
+
+        Which partner holds ``h`` decides the bond orders around it: in acetylacetone's
+        enol the C–O bond of the oxygen with the proton is single and the other double,
+        and the C–C bonds of the chain alternate with them. A term in the bond's stretch
+        times ``r_a − r_b`` (:data:`SHARED_KINDS`) moves the bond's rest length with the
+        proton, from either side alike.
+        """
+        neighbours = self.bonded_neighbours()
+        rows = []
+        for triple, (a, _, b) in enumerate(self.shared):
+            for bond, ends in enumerate(map(set, self.bonds.tolist())):
+                # bonds away from each partner: 0 if the bond contains it, 1 if a neighbour of it, else 2
+                distance = [0 if partner in ends else 1 if ends & neighbours[partner] else 2 for partner in (a, b)]
+                if min(distance) <= 1 and distance[0] != distance[1]:
+                    rows.append((bond, triple, int(distance[1] < distance[0])))
+        return dataclasses.replace(self, shared_bonds=np.array(rows, dtype=int).reshape(-1, 3))
 
     def excluding(self, atoms: np.ndarray) -> ValenceTopology:
         """This topology without the bonds, angles and dihedrals that contain any of ``atoms``
@@ -246,6 +299,10 @@ class ValenceTopology:
         angles = ~left_out[self.angles].any(axis=1)
         dihedrals = ~left_out[self.dihedrals].any(axis=1)
         shared = ~left_out[self.shared].any(axis=1)
+        kept = bonds[self.shared_bonds[:, 0]] & shared[self.shared_bonds[:, 1]]
+        renumbered = self.shared_bonds[kept].copy()
+        renumbered[:, 0] = (np.cumsum(bonds) - 1)[renumbered[:, 0]]
+        renumbered[:, 1] = (np.cumsum(shared) - 1)[renumbered[:, 1]]
         return dataclasses.replace(
             self,
             bonds=self.bonds[bonds],
@@ -256,6 +313,7 @@ class ValenceTopology:
             dihedral_shifts=self.dihedral_shifts[dihedrals],
             shared=self.shared[shared],
             shared_shifts=self.shared_shifts[shared],
+            shared_bonds=renumbered,
         )
 
     def of_types(self, names: Sequence[str]) -> np.ndarray:
@@ -274,6 +332,8 @@ class ValenceTopology:
         """Type label of every term of one coordinate kind (see :data:`COORDINATE_KINDS`)."""
         if kind == "bond":
             return self.bond_types
+        if kind == "shared_bond":
+            return self.shared_bond_types
         if kind in SHARED_KINDS:
             return self.shared_types
         return self.dihedral_types if kind == "one_four" else self.angle_types
@@ -286,6 +346,9 @@ class ValenceTopology:
             return self.angles[:, [0, 2]]
         if kind == "one_four":
             return self.dihedrals[:, [0, 3]]
+        if kind == "shared_bond":
+            bond, triple, _ = self.shared_bonds.T
+            return np.concatenate([self.bonds[bond], self.shared[triple]], axis=1)
         return self.shared if kind in SHARED_KINDS else self.angles
 
 
@@ -300,19 +363,24 @@ def _positive(shifts: np.ndarray) -> np.ndarray:
 #: ``shared_sum`` (r_a + r_b, Å), ``shared_difference`` ((r_a − r_b)², Å², zero when
 #: ``h`` sits midway), ``shared_angle`` (cos of the angle a–h–b) and ``shared_cross``
 #: ((s − s0)(q − q0) of the first two). Every one is symmetric in ``a`` and ``b``, so the
-#: term is the same whichever partner holds ``h``: a proton can hop under it.
-SHARED_KINDS = ("shared_sum", "shared_difference", "shared_angle", "shared_cross")
+#: term is the same whichever partner holds ``h``: a proton can hop under it. With them,
+#: ``shared_bond`` ((r − r0)(r_near − r_far) of a bond near one partner,
+#: :meth:`ValenceTopology.with_shared_bonds`) lets that bond's rest length follow the hop;
+#: the two partners' bonds together are again symmetric.
+SHARED_KINDS = ("shared_sum", "shared_difference", "shared_angle", "shared_cross", "shared_bond")
 #: Internal coordinates the force field expands in, in the order of the fit's columns.
 #: The cross terms ``stretch_stretch`` ((r_a − r0_a)(r_b − r0_b) of an angle's two arms)
 #: and ``stretch_bend`` ((r_a − r0_a + r_b − r0_b)(cos θ − c0)) use the bond and angle
 #: references, so they need the ``bond`` and ``angle`` kinds; ``shared_cross`` needs
-#: ``shared_sum`` and ``shared_difference``.
+#: ``shared_sum`` and ``shared_difference``, and ``shared_bond`` the ``bond`` kind and a
+#: shared term.
 COORDINATE_KINDS = ("bond", "angle", "urey_bradley", "stretch_stretch", "stretch_bend", "one_four", *SHARED_KINDS)
 #: The kinds that are products of two deviations from other kinds' references, and those they need.
 CROSS_KINDS = {
     "stretch_stretch": ("bond", "angle"),
     "stretch_bend": ("bond", "angle"),
     "shared_cross": ("shared_sum", "shared_difference"),
+    "shared_bond": ("bond", "shared_sum"),
 }
 #: The kinds computed from the angles' arms (:class:`_AngleGeometry`).
 _ANGLE_KINDS = frozenset(("angle", "urey_bradley", "stretch_stretch", "stretch_bend"))
@@ -324,7 +392,8 @@ class _CrossCentres:
 
     ``arm_a``/``arm_b``/``cosine``: ``[A]`` per angle, its arms' bond references (Å) and its
     own (a cosine); ``shared_sum``/``shared_difference``: ``[S]`` per shared term, the
-    references of r_a + r_b (Å) and (r_a − r_b)² (Å²). Empty where the kinds are not fitted.
+    references of r_a + r_b (Å) and (r_a − r_b)² (Å²); ``shared_bond``: ``[K]`` the bond
+    reference of each shared bond (Å). Empty where the kinds are not fitted.
     """
 
     arm_a: np.ndarray
@@ -332,6 +401,7 @@ class _CrossCentres:
     cosine: np.ndarray
     shared_sum: np.ndarray
     shared_difference: np.ndarray
+    shared_bond: np.ndarray
 
     @classmethod
     def of(cls, topology: ValenceTopology, reference: dict[str, dict[str, float]]) -> _CrossCentres:
@@ -345,6 +415,7 @@ class _CrossCentres:
             per_term("angle", topology.angle_types),
             per_term("shared_sum", topology.shared_types),
             per_term("shared_difference", topology.shared_types),
+            per_term("bond", topology.shared_bond_types),
         )
 
 
@@ -408,6 +479,8 @@ def _coordinates(
     """
     if kind in SHARED_KINDS:
         g = shared_geometry if shared_geometry is not None else _AngleGeometry.at(topology, positions, cell, shared=True)
+        if kind == "shared_bond":
+            return _shared_bond_coordinates(topology, positions, cell, g, centres)
         return _shared_coordinates(kind, g, centres)
     if kind == "bond":
         i, j = topology.bonds.T
@@ -455,6 +528,25 @@ def _shared_coordinates(kind: str, g: _AngleGeometry, centres: _CrossCentres | N
     return total * squared, squared[:, None, None] * d_total + total[:, None, None] * d_squared
 
 
+def _shared_bond_coordinates(
+    topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray, g: _AngleGeometry, centres: _CrossCentres
+) -> tuple[np.ndarray, np.ndarray]:
+    """``shared_bond`` values (r − r0)·(r_near − r_far) (Å²) and gradients with respect to
+    ``(i, j, a, h, b)``, the bond's atoms and its shared term's."""
+    bond, triple, side = topology.shared_bonds.T
+    i, j = topology.bonds[bond].T
+    length, d_length = _distance(positions[j] + topology.bond_shifts[bond] @ cell - positions[i])
+    sign = np.where(side == 0, 1.0, -1.0)
+    unit_a, unit_b = g.unit_a[triple], g.unit_b[triple]
+    difference = sign * (g.norm_a[triple, 0] - g.norm_b[triple, 0])
+    d_difference = sign[:, None, None] * np.stack([unit_a, unit_b - unit_a, -unit_b], axis=1)
+    stretch = length - centres.shared_bond
+    gradients = np.concatenate(
+        [difference[:, None, None] * d_length, stretch[:, None, None] * d_difference], axis=1
+    )
+    return stretch * difference, gradients
+
+
 @dataclass(frozen=True)
 class ValenceForceField:
     """Fitted parameters of the valence force field (see the module docstring).
@@ -468,10 +560,11 @@ class ValenceForceField:
         atom_typing: how atoms are named in the term types (:data:`ATOM_TYPINGS`).
         labile_types: names of atom types that changed bonded partners in the fitting
             frames (see :func:`labile_atom_types`); no term other than a shared one
-            contains an atom of these types.
+            contains an atom of these types, except the partners of a hopping atom.
         hopping_types: those of the labile types whose atoms hopped between partners;
             each such atom gets a shared term with its two nearest partners of the other
-            labile types (:meth:`ValenceTopology.sharing`), when the fit has its parameters.
+            labile types (:meth:`ValenceTopology.sharing`), when the fit has its parameters;
+            the partners keep their terms (:meth:`ValenceTopology.naming_partners`).
     """
 
     species_energies: dict[str, float]
@@ -489,7 +582,7 @@ class ValenceForceField:
         """The bonds and angles of ``atoms`` without the labile atoms' terms, and the
         shared terms of its hopping atoms, checked to have parameters."""
         topology = ValenceTopology.from_atoms(atoms, self.bond_scale, self.atom_typing)
-        topology = _without_labile(topology, atoms, self.labile_types, self.hopping_types)
+        topology = _without_labile(topology, atoms, self.labile_types, self.hopping_types, self.atom_typing)
         missing = [("species", sorted(set(topology.symbols) - set(self.species_energies)))]
         missing += [(kind, sorted(set(topology.types(kind)) - set(table))) for kind, table in self.coefficients.items()]
         missing = [(what, names) for what, names in missing if names]
@@ -628,6 +721,7 @@ DEFAULT_ORDERS = {
     "shared_difference": 4,
     "shared_angle": 2,
     "shared_cross": 1,
+    "shared_bond": 1,
 }
 
 
@@ -662,7 +756,8 @@ def fit_valence_force_field(
             keeps every term.
         shared: give each atom of a labile type that hops between partners a shared term
             with its two partners (the :data:`SHARED_KINDS`, at the orders given), which
-            does not change when it hops; ``False`` leaves its motion out altogether.
+            does not change when it hops, and keep the partners' own terms; ``False``
+            leaves the motion of every labile atom out altogether.
 
     Raises:
         ValueError: no frames, an unknown kind, bond or angle order below 2, a frame
@@ -679,7 +774,8 @@ def fit_valence_force_field(
     labile_types = tuple(sorted(set(detected if labile_types is None else labile_types)))
     hopping_types = tuple(name for name in hopping_types if name in labile_types) if shared else ()
     kept = [
-        _without_labile(topology, atoms, labile_types, hopping_types) for topology, atoms in zip(topologies, frames)
+        _without_labile(topology, atoms, labile_types, hopping_types, atom_typing)
+        for topology, atoms in zip(topologies, frames)
     ]
     for index, (topology, whole) in enumerate(zip(kept, topologies)):
         if len(topology.bonds) == 0 and len(whole.bonds) > 0:
@@ -763,16 +859,23 @@ def fit_valence_force_field(
 
 
 def _without_labile(
-    topology: ValenceTopology, atoms: Atoms, labile_types: Sequence[str], hopping_types: Sequence[str]
+    topology: ValenceTopology,
+    atoms: Atoms,
+    labile_types: Sequence[str],
+    hopping_types: Sequence[str],
+    atom_typing: str,
 ) -> ValenceTopology:
-    """``topology`` without the terms of labile atoms, plus a shared term for each hopping one,
-    whose partners are the other labile atoms."""
+    """``topology`` without the terms of labile atoms, except that a hopping atom's two
+    partners (among the other labile atoms) keep theirs under names that do not change
+    when it hops, and the hopping atom gets a shared term with them and their bonds."""
     labile = topology.of_types(labile_types)
-    topology = topology.excluding(labile)
     if not hopping_types:
-        return topology
+        return topology.excluding(labile)
     hopping = topology.of_types(hopping_types)
-    return topology.sharing(atoms, hopping, labile & ~hopping)
+    partners = np.zeros(len(labile), dtype=bool)
+    partners[topology.sharing(atoms, hopping, labile & ~hopping).shared[:, [0, 2]].reshape(-1)] = True
+    kept = topology.excluding(labile & ~partners).sharing(atoms, hopping, partners)
+    return kept.naming_partners(atom_typing).with_shared_bonds()
 
 
 def labile_atom_types(topologies: Sequence[ValenceTopology]) -> tuple[str, ...]:
