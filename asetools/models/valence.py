@@ -280,12 +280,18 @@ class ValenceTopology:
         proton, from either side alike.
         """
         neighbours = self.bonded_neighbours()
+        bonds_of = [[] for _ in self.symbols]
+        for bond, (i, j) in enumerate(self.bonds):
+            bonds_of[i].append(bond)
+            bonds_of[j].append(bond)
         rows = []
         for triple, (a, _, b) in enumerate(self.shared):
-            for bond, ends in enumerate(map(set, self.bonds.tolist())):
+            near = {int(a), int(b)} | neighbours[a] | neighbours[b]
+            for bond in sorted({bond for atom in near for bond in bonds_of[atom]}):
+                ends = set(self.bonds[bond].tolist())
                 # bonds away from each partner: 0 if the bond contains it, 1 if a neighbour of it, else 2
                 distance = [0 if partner in ends else 1 if ends & neighbours[partner] else 2 for partner in (a, b)]
-                if min(distance) <= 1 and distance[0] != distance[1]:
+                if distance[0] != distance[1]:
                     rows.append((bond, triple, int(distance[1] < distance[0])))
         return dataclasses.replace(self, shared_bonds=np.array(rows, dtype=int).reshape(-1, 3))
 
