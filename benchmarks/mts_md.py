@@ -119,8 +119,8 @@ def md_run(
         exploded = False
     except _Exploded:
         exploded = True
-    except ValueError as error:  # the calculator refuses an unphysical structure (overlapping atoms)
-        if "unphysical" not in str(error):
+    except ValueError as error:  # the calculator refuses an unphysical or non-finite structure
+        if "unphysical" not in str(error) and "non-finite" not in str(error):
             raise
         exploded = True
     finally:  # the same dynamics may run again (production after equilibration)
