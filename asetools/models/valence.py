@@ -94,6 +94,11 @@ def term_type(*names: str) -> str:
 ATOM_TYPINGS = {"species": "chemical symbol", "neighbours": "symbol and bonded neighbours' symbols"}
 
 
+def _neighbours_name(symbol: str, neighbours: Sequence[str]) -> str:
+    """An atom's name under the ``"neighbours"`` typing: ``"C(CHHH)"``."""
+    return f"{symbol}({''.join(sorted(neighbours))})"
+
+
 @dataclass(frozen=True)
 class ValenceTopology:
     """Bonds, angles and dihedrals of one structure, with periodic image shifts.
@@ -177,10 +182,7 @@ class ValenceTopology:
         symbols = atoms.get_chemical_symbols()
         atom_types = symbols
         if atom_typing == "neighbours":
-            atom_types = [
-                f"{symbol}({''.join(sorted(symbols[n] for n in second[arms]))})"
-                for symbol, arms in zip(symbols, bonds_of)
-            ]
+            atom_types = [_neighbours_name(symbol, [symbols[n] for n in second[arms]]) for symbol, arms in zip(symbols, bonds_of)]
         return cls(
             symbols=tuple(symbols),
             atom_types=tuple(atom_types),
@@ -264,7 +266,7 @@ class ValenceTopology:
             for partner in (a, b):
                 name = self.symbols[partner]
                 if atom_typing == "neighbours":
-                    name += f"({''.join(sorted(neighbours[partner]))})"
+                    name = _neighbours_name(name, neighbours[partner])
                 types[partner] = f"{name}[{self.symbols[h]}]"
         return dataclasses.replace(self, atom_types=tuple(types))
 
@@ -516,6 +518,13 @@ def _coordinates(
     return stretch[:, 0] * bend[:, 0], np.stack([d_first, -d_first - d_last, d_last], axis=1)
 
 
+def _arm_difference(g: _AngleGeometry) -> tuple[np.ndarray, np.ndarray]:
+    """r_a − r_b ``[S]`` (Å) of the shared terms' geometry ``g`` and its gradient ``[S, 3, 3]``
+    with respect to ``(a, h, b)``."""
+    gradient = np.stack([g.unit_a, g.unit_b - g.unit_a, -g.unit_b], axis=1)
+    return g.norm_a[:, 0] - g.norm_b[:, 0], gradient
+
+
 def _shared_coordinates(kind: str, g: _AngleGeometry, centres: _CrossCentres | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_coordinates` for the :data:`SHARED_KINDS` from the shared terms' geometry ``g``,
     gradients with respect to ``(a, h, b)``."""
@@ -523,9 +532,9 @@ def _shared_coordinates(kind: str, g: _AngleGeometry, centres: _CrossCentres | N
         return g.cosine, np.stack([g.grad_a, -g.grad_a - g.grad_b, g.grad_b], axis=1)
     total = g.norm_a[:, 0] + g.norm_b[:, 0]
     d_total = np.stack([g.unit_a, -g.unit_a - g.unit_b, g.unit_b], axis=1)
-    difference = g.norm_a[:, 0] - g.norm_b[:, 0]
+    difference, d_difference = _arm_difference(g)
     squared = difference**2
-    d_squared = 2 * difference[:, None, None] * np.stack([g.unit_a, g.unit_b - g.unit_a, -g.unit_b], axis=1)
+    d_squared = 2 * difference[:, None, None] * d_difference
     if kind == "shared_sum":
         return total, d_total
     if kind == "shared_difference":
@@ -543,9 +552,8 @@ def _shared_bond_coordinates(
     i, j = topology.bonds[bond].T
     length, d_length = _distance(positions[j] + topology.bond_shifts[bond] @ cell - positions[i])
     sign = np.where(side == 0, 1.0, -1.0)
-    unit_a, unit_b = g.unit_a[triple], g.unit_b[triple]
-    difference = sign * (g.norm_a[triple, 0] - g.norm_b[triple, 0])
-    d_difference = sign[:, None, None] * np.stack([unit_a, unit_b - unit_a, -unit_b], axis=1)
+    difference, d_difference = _arm_difference(g)
+    difference, d_difference = sign * difference[triple], sign[:, None, None] * d_difference[triple]
     stretch = length - centres.shared_bond
     gradients = np.concatenate(
         [difference[:, None, None] * d_length, stretch[:, None, None] * d_difference], axis=1
@@ -878,9 +886,13 @@ def _without_labile(
     if not hopping_types:
         return topology.excluding(labile)
     hopping = topology.of_types(hopping_types)
+    found = topology.sharing(atoms, hopping, labile & ~hopping)
     partners = np.zeros(len(labile), dtype=bool)
-    partners[topology.sharing(atoms, hopping, labile & ~hopping).shared[:, [0, 2]].reshape(-1)] = True
-    kept = topology.excluding(labile & ~partners).sharing(atoms, hopping, partners)
+    partners[found.shared[:, [0, 2]].reshape(-1)] = True
+    # the triples are atom indices, which leaving terms out does not change
+    kept = dataclasses.replace(
+        topology.excluding(labile & ~partners), shared=found.shared, shared_shifts=found.shared_shifts
+    )
     return kept.naming_partners(atom_typing).with_shared_bonds()
 
 
