@@ -34,7 +34,8 @@ def _valence_fit(args: argparse.Namespace) -> int:
         print(f"labile atom types, left out (they change bonded partners): {', '.join(field.labile_types)}")
     elif field.labile_types:
         print(f"labile atom types (they change bonded partners): {', '.join(field.labile_types)}")
-        shared = sorted({name for kind in SHARED_KINDS if kind != "shared_bond" for name in field.coefficients.get(kind, {})})
+        own_kinds = set(SHARED_KINDS) - {"shared_bond", "shared_bend", "shared_bend_cross"}
+        shared = sorted({name for kind in own_kinds for name in field.coefficients.get(kind, {})})
         print(
             f"shared terms {', '.join(shared)} for the atoms that hop ({', '.join(field.hopping_types)}): "
             "symmetric in the two partners, which keep their own terms, so a hop changes neither"
@@ -42,6 +43,9 @@ def _valence_fit(args: argparse.Namespace) -> int:
         following = sorted(field.coefficients.get("shared_bond", {}))
         if following:
             print(f"bonds whose rest length follows the hop: {', '.join(following)}")
+        bends = sorted(field.coefficients.get("shared_bend", {}))
+        if bends:
+            print(f"bends of the hopping atom at whichever partner holds it: {', '.join(bends)}")
     residual, reference = force_residual(field, frames)
     print(
         f"force residual (reference minus valence, the slow part of a split): RMS {residual:.3f} eV/Å "

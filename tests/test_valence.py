@@ -12,7 +12,14 @@ from scipy.spatial.transform import Rotation
 
 from asetools.calculators import MTSCalc, ValenceCalc
 from asetools.cli import main
-from asetools.models.valence import DEFAULT_ORDERS, ValenceForceField, ValenceTopology, fit_valence_force_field, labile_atom_types
+from asetools.models.valence import (
+    DEFAULT_ORDERS,
+    ValenceForceField,
+    ValenceTopology,
+    _coordinates,
+    fit_valence_force_field,
+    labile_atom_types,
+)
 
 ACAC = Path(__file__).resolve().parents[2] / "shared" / "data" / "botnet" / "acac" / "train_300K.xyz"
 
@@ -379,6 +386,7 @@ def test_valence_fit_command_names_the_labile_atoms(acetylacetone, tmp_path, cap
     assert "labile atom types (they change bonded partners): H(O), O(C), O(CH)" in out
     assert "shared terms O-H-O for the atoms that hop (H(O))" in out
     assert "bonds whose rest length follows the hop: C(CCH)-C(CCO), C(CCO)-C(CHHH), C(CCO)-O(C)[H]" in out
+    assert "bends of the hopping atom at whichever partner holds it: C(CCO)-O(C)[H]-H" in out
     assert main(["valence-fit", str(tmp_path / "acac.xyz"), "-o", str(tmp_path / "apart.json"), "--no-shared"]) == 0
     out = capsys.readouterr().out
     assert "shared terms" not in out and "left out (they change bonded partners): H(O), O(C), O(CH)" in out
@@ -400,6 +408,9 @@ def test_hopping_proton_gets_a_shared_term_with_both_oxygens(acetylacetone, acet
         **{kind: ["O-H-O"] for kind in ("shared_sum", "shared_difference", "shared_angle", "shared_cross")},
         # the bonds of the chain O=C-C=C-O whose order swaps with the proton, and the methyl C-C
         "shared_bond": ["C(CCH)-C(CCO)", "C(CCO)-C(CHHH)", "C(CCO)-O(C)[H]"],
+        # the proton's bend at either oxygen
+        "shared_bend": ["C(CCO)-O(C)[H]-H"],
+        "shared_bend_cross": ["C(CCO)-O(C)[H]-H"],
     }
     for atoms in acetylacetone[:20]:
         topology = field.topology(atoms)
@@ -518,3 +529,28 @@ def test_oxygens_and_their_bonds_follow_the_hop(acetylacetone, acetylacetone_fie
 
     full, partners_only, left_out = (rest_on_heavy_atoms(f) for f in (acetylacetone_field, no_following, no_partners))
     assert full < 0.7 * partners_only < 0.7 * left_out
+
+
+def test_proton_bends_at_either_oxygen(acetylacetone, acetylacetone_field):
+    """One bend per oxygen, C-O...H with the oxygen's own carbon, at the angle ASE measures;
+    with them the rest on the proton falls well below the rest without them."""
+    atoms = acetylacetone[0]
+    topology = acetylacetone_field.topology(atoms)
+    (first, proton, second), = topology.shared
+    bends = topology.shared_bends
+    assert sorted(bends[:, 1]) == sorted([first, second]) and set(bends[:, 2]) == {proton}
+    for carbon, oxygen, _, _ in bends:
+        assert atoms[carbon].symbol == "C" and atoms.get_distance(carbon, oxygen) < 1.5
+    cosines, _ = _coordinates(topology, "shared_bend", atoms.positions, atoms.cell.array)
+    angles = [atoms.get_angle(carbon, oxygen, proton) for carbon, oxygen, _, _ in bends]
+    np.testing.assert_allclose(cosines, np.cos(np.radians(angles)), atol=1e-12)
+
+    unbent = fit_valence_force_field(acetylacetone, {**DEFAULT_ORDERS, "shared_bend": 0, "shared_bend_cross": 0})
+    assert not {"shared_bend", "shared_bend_cross"} & set(unbent.coefficients)
+
+    def rest_on_proton(field: ValenceForceField) -> float:
+        bound = field.bind(field.topology(atoms))
+        rests = [frame.get_forces()[proton] - bound.energy_and_forces(frame.positions, frame.cell.array)[1][proton] for frame in acetylacetone]
+        return float(np.sqrt(np.mean(np.square(rests))))
+
+    assert rest_on_proton(acetylacetone_field) < 0.8 * rest_on_proton(unbent)

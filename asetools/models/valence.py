@@ -218,6 +218,27 @@ class ValenceTopology:
         return [self.bond_types[bond] for bond in self.shared_bonds[:, 0]]
 
     @cached_property
+    def shared_bends(self) -> np.ndarray:
+        """``[M, 4]`` the angles ``c``–``p``–``h`` that a hopping atom ``h`` makes at each of
+        its partners ``p`` with the partner's bonded neighbours ``c``: rows ``(c, p, h, row)``,
+        ``row`` indexing :attr:`shared_bonds` (the bond ``p``–``c``, whose side says which
+        partner ``p`` is). Empty until :meth:`with_shared_bonds`."""
+        rows = []
+        for row, (bond, triple, side) in enumerate(self.shared_bonds):
+            a, h, b = self.shared[triple]
+            partner = b if side else a
+            i, j = self.bonds[bond]
+            if partner in (i, j):
+                rows.append((j if partner == i else i, partner, h, row))
+        return np.array(rows, dtype=int).reshape(-1, 4)
+
+    @cached_property
+    def shared_bend_types(self) -> list[str]:
+        """Labels of the :attr:`shared_bends`, ``"C(CCO)-O(C)[H]-H"``: the hopping atom by
+        species (its type changes when it hops), the others by type (their names do not)."""
+        return [term_type(self.atom_types[c], self.atom_types[p], self.symbols[h]) for c, p, h, _ in self.shared_bends]
+
+    @cached_property
     def shared_types(self) -> list[str]:
         """Labels of the shared terms, from species alone (``"O-H-O"``): the atom types of a
         hopping atom and its partners change when it hops, and the term must not."""
@@ -342,6 +363,8 @@ class ValenceTopology:
             return self.bond_types
         if kind == "shared_bond":
             return self.shared_bond_types
+        if kind in ("shared_bend", "shared_bend_cross"):
+            return self.shared_bend_types
         if kind in SHARED_KINDS:
             return self.shared_types
         return self.dihedral_types if kind == "one_four" else self.angle_types
@@ -357,6 +380,11 @@ class ValenceTopology:
         if kind == "shared_bond":
             bond, triple, _ = self.shared_bonds.T
             return np.concatenate([self.bonds[bond], self.shared[triple]], axis=1)
+        if kind == "shared_bend":
+            return self.shared_bends[:, :3]
+        if kind == "shared_bend_cross":
+            triple = self.shared_bonds[self.shared_bends[:, 3], 1]
+            return np.concatenate([self.shared_bends[:, :3], self.shared[triple]], axis=1)
         return self.shared if kind in SHARED_KINDS else self.angles
 
 
@@ -375,7 +403,12 @@ def _positive(shifts: np.ndarray) -> np.ndarray:
 #: ``shared_bond`` ((r − r0)(r_near − r_far) of a bond near one partner,
 #: :meth:`ValenceTopology.with_shared_bonds`) lets that bond's rest length follow the hop;
 #: the two partners' bonds together are again symmetric.
-SHARED_KINDS = ("shared_sum", "shared_difference", "shared_angle", "shared_cross", "shared_bond")
+#: ``shared_bend`` (cos of the angle c–p–h that the hopping atom makes at a partner ``p``
+#: with each of its bonded neighbours ``c``) and ``shared_bend_cross`` ((cos − c0)(r_p −
+#: r_other)) bend the hopping atom at whichever partner holds it.
+SHARED_KINDS = (
+    "shared_sum", "shared_difference", "shared_angle", "shared_cross", "shared_bond", "shared_bend", "shared_bend_cross"
+)
 #: Internal coordinates the force field expands in, in the order of the fit's columns.
 #: The cross terms ``stretch_stretch`` ((r_a − r0_a)(r_b − r0_b) of an angle's two arms)
 #: and ``stretch_bend`` ((r_a − r0_a + r_b − r0_b)(cos θ − c0)) use the bond and angle
@@ -389,6 +422,7 @@ CROSS_KINDS = {
     "stretch_bend": ("bond", "angle"),
     "shared_cross": ("shared_sum", "shared_difference"),
     "shared_bond": ("bond", "shared_sum"),
+    "shared_bend_cross": ("shared_bend",),
 }
 #: The kinds computed from the angles' arms (:class:`_AngleGeometry`).
 _ANGLE_KINDS = frozenset(("angle", "urey_bradley", "stretch_stretch", "stretch_bend"))
@@ -401,7 +435,8 @@ class _CrossCentres:
     ``arm_a``/``arm_b``/``cosine``: ``[A]`` per angle, its arms' bond references (Å) and its
     own (a cosine); ``shared_sum``/``shared_difference``: ``[S]`` per shared term, the
     references of r_a + r_b (Å) and (r_a − r_b)² (Å²); ``shared_bond``: ``[K]`` the bond
-    reference of each shared bond (Å). Empty where the kinds are not fitted.
+    reference of each shared bond (Å); ``shared_bend``: ``[M]`` the cosine reference of each
+    shared bend. Empty where the kinds are not fitted.
     """
 
     arm_a: np.ndarray
@@ -410,6 +445,7 @@ class _CrossCentres:
     shared_sum: np.ndarray
     shared_difference: np.ndarray
     shared_bond: np.ndarray
+    shared_bend: np.ndarray
 
     @classmethod
     def of(cls, topology: ValenceTopology, reference: dict[str, dict[str, float]]) -> _CrossCentres:
@@ -424,6 +460,7 @@ class _CrossCentres:
             per_term("shared_sum", topology.shared_types),
             per_term("shared_difference", topology.shared_types),
             per_term("bond", topology.shared_bond_types),
+            per_term("shared_bend", topology.shared_bend_types),
         )
 
 
@@ -453,6 +490,11 @@ class _AngleGeometry:
         first, vertex, last = triples.T
         arm_a = positions[first] + shifts[:, 0] @ cell - positions[vertex]
         arm_b = positions[last] + shifts[:, 1] @ cell - positions[vertex]
+        return cls.of_arms(arm_a, arm_b)
+
+    @classmethod
+    def of_arms(cls, arm_a: np.ndarray, arm_b: np.ndarray) -> _AngleGeometry:
+        """The angles between the vectors ``arm_a`` and ``arm_b`` (``[A, 3]``, Å) from their vertices."""
         norm_a = np.linalg.norm(arm_a, axis=1, keepdims=True)
         norm_b = np.linalg.norm(arm_b, axis=1, keepdims=True)
         unit_a, unit_b = arm_a / norm_a, arm_b / norm_b
@@ -489,6 +531,8 @@ def _coordinates(
         g = shared_geometry if shared_geometry is not None else _AngleGeometry.at(topology, positions, cell, shared=True)
         if kind == "shared_bond":
             return _shared_bond_coordinates(topology, positions, cell, g, centres)
+        if kind in ("shared_bend", "shared_bend_cross"):
+            return _shared_bend_coordinates(kind, topology, positions, cell, g, centres)
         return _shared_coordinates(kind, g, centres)
     if kind == "bond":
         i, j = topology.bonds.T
@@ -525,6 +569,15 @@ def _arm_difference(g: _AngleGeometry) -> tuple[np.ndarray, np.ndarray]:
     return g.norm_a[:, 0] - g.norm_b[:, 0], gradient
 
 
+def _partner_difference(g: _AngleGeometry, triple: np.ndarray, side: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """r_near − r_far ``[K]`` (Å) of the shared terms ``triple`` ``[K]``, where the near
+    partner is ``a`` for ``side`` 0 and ``b`` for 1, and its gradient ``[K, 3, 3]`` with
+    respect to ``(a, h, b)``."""
+    sign = np.where(side == 0, 1.0, -1.0)
+    difference, d_difference = _arm_difference(g)
+    return sign * difference[triple], sign[:, None, None] * d_difference[triple]
+
+
 def _shared_coordinates(kind: str, g: _AngleGeometry, centres: _CrossCentres | None) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_coordinates` for the :data:`SHARED_KINDS` from the shared terms' geometry ``g``,
     gradients with respect to ``(a, h, b)``."""
@@ -551,14 +604,34 @@ def _shared_bond_coordinates(
     bond, triple, side = topology.shared_bonds.T
     i, j = topology.bonds[bond].T
     length, d_length = _distance(positions[j] + topology.bond_shifts[bond] @ cell - positions[i])
-    sign = np.where(side == 0, 1.0, -1.0)
-    difference, d_difference = _arm_difference(g)
-    difference, d_difference = sign * difference[triple], sign[:, None, None] * d_difference[triple]
+    difference, d_difference = _partner_difference(g, triple, side)
     stretch = length - centres.shared_bond
     gradients = np.concatenate(
         [difference[:, None, None] * d_length, stretch[:, None, None] * d_difference], axis=1
     )
     return stretch * difference, gradients
+
+
+def _shared_bend_coordinates(
+    kind: str, topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray, g: _AngleGeometry, centres: _CrossCentres | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``shared_bend`` values cos θ of the angles c–p–h (:attr:`ValenceTopology.shared_bends`)
+    with gradients with respect to ``(c, p, h)``; ``shared_bend_cross`` values
+    (cos θ − c0)(r_p − r_other) (Å), gradients with respect to ``(c, p, h, a, h, b)``."""
+    _, partner, _, row = topology.shared_bends.T
+    bond, triple, side = topology.shared_bonds[row].T
+    i, j = topology.bonds[bond].T
+    along_bond = positions[j] + topology.bond_shifts[bond] @ cell - positions[i]
+    to_neighbour = np.where((partner == i)[:, None], along_bond, -along_bond)
+    to_hopping = -np.where((side == 0)[:, None], g.arm_a[triple], g.arm_b[triple])
+    bend = _AngleGeometry.of_arms(to_neighbour, to_hopping)
+    d_cosine = np.stack([bend.grad_a, -bend.grad_a - bend.grad_b, bend.grad_b], axis=1)
+    if kind == "shared_bend":
+        return bend.cosine, d_cosine
+    difference, d_difference = _partner_difference(g, triple, side)
+    deviation = bend.cosine - centres.shared_bend
+    gradients = np.concatenate([difference[:, None, None] * d_cosine, deviation[:, None, None] * d_difference], axis=1)
+    return deviation * difference, gradients
 
 
 @dataclass(frozen=True)
@@ -736,6 +809,8 @@ DEFAULT_ORDERS = {
     "shared_angle": 2,
     "shared_cross": 1,
     "shared_bond": 1,
+    "shared_bend": 2,
+    "shared_bend_cross": 1,
 }
 
 
