@@ -14,8 +14,9 @@ valence, and its RMS change over each lag, for groups of atoms:
 
 The variants (``--variants``): ``apart`` leaves every labile atom out (``shared=False``);
 ``shared`` gives the hopping atom a shared term and keeps the partners' own terms, but no
-bond follows the hop (``shared_bond`` order 0); ``following`` is the default fit, where the
-bonds next to the partners also follow the hop. The trajectory is the same for all: each
+bond follows the hop (``shared_bond`` order 0); ``following`` lets the bonds next to the
+partners follow the hop as well; ``bending`` is the default fit, which also bends the
+hopping atom at whichever partner holds it (``shared_bend``). The trajectory is the same for all: each
 variant only divides the same force differently.
 
 Usage (after ``python benchmarks/mts.py --system acac --work runs/acac ... --train-only``)::
@@ -45,10 +46,12 @@ from asetools.models.valence import DEFAULT_ORDERS, ValenceForceField, ValenceTo
 from asetools.training.config import load_train_config
 
 #: name -> (keyword arguments of fit_valence_force_field, description).
+_UNBENT = {**DEFAULT_ORDERS, "shared_bend": 0, "shared_bend_cross": 0}
 VARIANTS = {
     "apart": ({"shared": False}, "labile atoms left out"),
-    "shared": ({"orders": {**DEFAULT_ORDERS, "shared_bond": 0}}, "shared O-H-O term, partners kept"),
-    "following": ({}, "shared term, partners kept, bonds follow the hop"),
+    "shared": ({"orders": {**_UNBENT, "shared_bond": 0}}, "shared O-H-O term, partners kept"),
+    "following": ({"orders": _UNBENT}, "shared term, partners kept, bonds follow the hop"),
+    "bending": ({}, "as following, and the proton bends at either oxygen"),
 }
 
 

@@ -40,7 +40,9 @@ they make (:data:`SHARED_KINDS`): it is the same whichever partner holds the ato
 survives a hop and keeps the fastest stretch of the molecule in the fast part. Its two
 partners then keep their own terms, under a name that a hop does not change (``"O(C)[H]"``),
 and the bonds next to them get a term that moves their rest length with the hop (the C–O
-and C–C bond orders of the enol swap when the proton does).
+and C–C bond orders of the enol swap when the proton does). The hopping atom also bends
+at whichever partner holds it: the angles it makes with each partner's bonds, coupled to
+which partner is nearer, are the same set whichever that is.
 """
 
 from __future__ import annotations
