@@ -75,7 +75,7 @@ def add_valence_command(commands: argparse._SubParsersAction) -> None:
         "labelled frames by linear least squares and save them as JSON (ValenceForceField.load reads it; "
         "ValenceCalc evaluates it). Atoms that change bonded partners between frames are left out, except that "
         "an atom that hops between two partners (a shared proton) gets a term symmetric in them, and the "
-        "partners keep their terms, with the bonds next to them following the hop.",
+        "partners keep their terms, with the bonds next to them and its bend at each partner following the hop.",
     )
     fit.add_argument("data", nargs="+", help="labelled structure files (extxyz with forces, ASE database, ...)")
     fit.add_argument("--output", "-o", default="valence.json", help="the force field's JSON file (default valence.json)")

@@ -415,8 +415,8 @@ SHARED_KINDS = (
 #: The cross terms ``stretch_stretch`` ((r_a − r0_a)(r_b − r0_b) of an angle's two arms)
 #: and ``stretch_bend`` ((r_a − r0_a + r_b − r0_b)(cos θ − c0)) use the bond and angle
 #: references, so they need the ``bond`` and ``angle`` kinds; ``shared_cross`` needs
-#: ``shared_sum`` and ``shared_difference``, and ``shared_bond`` the ``bond`` kind and a
-#: shared term.
+#: ``shared_sum`` and ``shared_difference``, ``shared_bond`` the ``bond`` kind and a
+#: shared term, and ``shared_bend_cross`` the ``shared_bend`` kind.
 COORDINATE_KINDS = ("bond", "angle", "urey_bradley", "stretch_stretch", "stretch_bend", "one_four", *SHARED_KINDS)
 #: The kinds that are products of two deviations from other kinds' references, and those they need.
 CROSS_KINDS = {
