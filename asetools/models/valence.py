@@ -485,6 +485,11 @@ class _AngleGeometry:
     grad_a: np.ndarray
     grad_b: np.ndarray
 
+    @property
+    def cosine_gradient(self) -> np.ndarray:
+        """``[A, 3, 3]`` dcos θ with respect to (first, vertex, last)."""
+        return np.stack([self.grad_a, -self.grad_a - self.grad_b, self.grad_b], axis=1)
+
     @classmethod
     def at(cls, topology: ValenceTopology, positions: np.ndarray, cell: np.ndarray, shared: bool = False) -> _AngleGeometry:
         """The angles of ``topology`` or, with ``shared``, its shared terms (``a``–``h``–``b``)."""
@@ -549,7 +554,7 @@ def _coordinates(
     if kind == "urey_bradley":
         return _distance(g.arm_b - g.arm_a)
     if kind == "angle":
-        return g.cosine, np.stack([g.grad_a, -g.grad_a - g.grad_b, g.grad_b], axis=1)
+        return g.cosine, g.cosine_gradient
     unit_a, unit_b, grad_a, grad_b = g.unit_a, g.unit_b, g.grad_a, g.grad_b
     stretch_a = g.norm_a[:, 0] - centres.arm_a
     stretch_b = g.norm_b[:, 0] - centres.arm_b
@@ -584,7 +589,7 @@ def _shared_coordinates(kind: str, g: _AngleGeometry, centres: _CrossCentres | N
     """:func:`_coordinates` for the :data:`SHARED_KINDS` from the shared terms' geometry ``g``,
     gradients with respect to ``(a, h, b)``."""
     if kind == "shared_angle":
-        return g.cosine, np.stack([g.grad_a, -g.grad_a - g.grad_b, g.grad_b], axis=1)
+        return g.cosine, g.cosine_gradient
     total = g.norm_a[:, 0] + g.norm_b[:, 0]
     d_total = np.stack([g.unit_a, -g.unit_a - g.unit_b, g.unit_b], axis=1)
     difference, d_difference = _arm_difference(g)
@@ -627,7 +632,7 @@ def _shared_bend_coordinates(
     to_neighbour = np.where((partner == i)[:, None], along_bond, -along_bond)
     to_hopping = -np.where((side == 0)[:, None], g.arm_a[triple], g.arm_b[triple])
     bend = _AngleGeometry.of_arms(to_neighbour, to_hopping)
-    d_cosine = np.stack([bend.grad_a, -bend.grad_a - bend.grad_b, bend.grad_b], axis=1)
+    d_cosine = bend.cosine_gradient
     if kind == "shared_bend":
         return bend.cosine, d_cosine
     difference, d_difference = _partner_difference(g, triple, side)
