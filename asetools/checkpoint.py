@@ -15,14 +15,17 @@ import torch
 
 from . import __version__
 from ._files import atomic_path
-from .models import MODEL_CLASSES, DensityModel, EnergyModel, Potential
+from ._moved import moved_names
+from .models import EnergyModel, Potential
+from .models.base import ConfiguredModel
+from .models.kinds import MODEL_CLASSES, current_kind
 
 __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "load_potential",
-    "load_density_model",
     "read_checkpoint",
+    "restore_model",
     "add_uncertainty",
     "FORMAT_NAME",
     "FORMAT_VERSION",
@@ -36,7 +39,7 @@ _REQUIRED = ("format", "format_version", "kind", "config", "species", "cutoff", 
 
 
 def save_checkpoint(
-    model: EnergyModel | DensityModel,
+    model: ConfiguredModel,
     path: str | os.PathLike,
     metadata: dict[str, Any] | None = None,
     training_state: dict[str, Any] | None = None,
@@ -45,8 +48,8 @@ def save_checkpoint(
 
     Args:
         model: an :class:`~asetools.models.EnergyModel`, or a ``Potential`` wrapping one
-            (its fitted uncertainty, if any, is stored too), or a
-            :class:`~asetools.models.DensityModel`.
+            (its fitted uncertainty, if any, is stored too), or any other
+            :class:`~asetools.models.base.ConfiguredModel` (a charge-density model).
         path: destination file; its directory must exist.
         metadata: extra plain-Python information (training data hash, metrics, ...).
         training_state: what a trainer needs to resume (optimiser, schedule, ...),
@@ -55,8 +58,8 @@ def save_checkpoint(
     uncertainty = None
     if isinstance(model, Potential):
         model, uncertainty = model.model, model.uncertainty
-    if not isinstance(model, (EnergyModel, DensityModel)):
-        raise TypeError(f"save_checkpoint needs an asetools EnergyModel or DensityModel, got {type(model).__name__}")
+    if not isinstance(model, ConfiguredModel):
+        raise TypeError(f"save_checkpoint needs an asetools model (a ConfiguredModel), got {type(model).__name__}")
     payload = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -116,6 +119,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint {path} has format version {payload['format_version']}, newer than this "
             f"asetools {__version__} reads ({FORMAT_VERSION}); upgrade asetools"
         )
+    payload["kind"] = current_kind(payload["kind"])
     if payload["format_version"] < 2:
         payload["config"] = _plain_silu_config(payload["kind"], payload["config"])
     return payload
@@ -125,9 +129,9 @@ def _plain_silu_config(kind: str, config: dict[str, Any]) -> dict[str, Any]:
     """``config`` of a version-1 model of ``kind`` with the plain SiLU it was built with made explicit."""
     if kind == "allegro":
         return {"normalize_activation": False, **config}
-    if kind == "mts":
+    if kind == "mts_pair":
         return {
-            name: {**part, "config": _plain_silu_config(part["kind"], part["config"])} if name in ("fast", "slow") else part
+            name: {**part, "config": _plain_silu_config(current_kind(part["kind"]), part["config"])} if name in ("fast", "slow") else part
             for name, part in config.items()
         }
     return config
@@ -144,24 +148,35 @@ def load_checkpoint(path: str | os.PathLike) -> EnergyModel:
 def _build_model(payload: dict[str, Any], path: str | os.PathLike) -> EnergyModel:
     """The model described by a validated checkpoint ``payload`` read from ``path``."""
     kind = payload["kind"]
-    if kind == DensityModel.kind:
-        raise ValueError(
-            f"checkpoint {path} holds a charge-density model, not a potential; load it with "
-            "asetools.checkpoint.load_density_model or asetools.calculators.DensityCalculator"
-        )
+    if kind in _NOT_POTENTIALS:
+        raise ValueError(f"checkpoint {path} holds {_NOT_POTENTIALS[kind]}")
     if kind not in MODEL_CLASSES:
         raise ValueError(
             f"checkpoint {path} holds a model of unknown kind {kind!r}; this asetools "
             f"{__version__} knows {', '.join(sorted(MODEL_CLASSES))}"
         )
-    return _restore(MODEL_CLASSES[kind], payload, path)
+    return restore_model(MODEL_CLASSES[kind], payload, path)
 
 
-def _restore(model_class: type, payload: dict[str, Any], path: str | os.PathLike):
-    """A ``model_class`` built from the checkpoint's config, with its weights, species and metadata checked."""
+#: Model kinds that are not potentials, with where to load them from.
+_NOT_POTENTIALS = {
+    "density": "a charge-density model, not a potential; load it with asetools.density.load_density_model "
+    "or asetools.density.DensityCalculator",
+}
+
+
+def restore_model(cls: type[ConfiguredModel], payload: dict[str, Any], path: str | os.PathLike) -> ConfiguredModel:
+    """A ``cls`` built from a checkpoint's validated ``payload`` (read from ``path``), with its weights.
+
+    The weights keep their stored precision; species, cutoff and metadata are checked and kept
+    (``model.checkpoint_metadata``).
+
+    Raises:
+        ValueError: the config or the weights do not fit ``cls``; the message names the file.
+    """
     kind = payload["kind"]
     try:
-        model = model_class.from_config(payload["config"])
+        model = cls.from_config(payload["config"])
     except (TypeError, ValueError) as error:
         raise ValueError(f"checkpoint {path}: invalid {kind} config: {error}") from error
     stored_dtypes = {v.dtype for v in payload["state_dict"].values() if torch.is_tensor(v) and v.is_floating_point()}
@@ -179,17 +194,6 @@ def _restore(model_class: type, payload: dict[str, Any], path: str | os.PathLike
         raise ValueError(f"checkpoint {path}: species/cutoff disagree with the stored config; the file is damaged")
     model.checkpoint_metadata = dict(payload.get("metadata", {}))
     return model
-
-
-def load_density_model(path: str | os.PathLike) -> DensityModel:
-    """Build the charge-density model stored at ``path`` (on the CPU, in its stored precision)."""
-    payload = read_checkpoint(path)
-    if payload["kind"] != DensityModel.kind:
-        raise ValueError(
-            f"checkpoint {path} holds a {payload['kind']!r} potential, not a charge-density model; "
-            "load it with asetools.checkpoint.load_potential"
-        )
-    return _restore(DensityModel, payload, path)
 
 
 def load_potential(path: str | os.PathLike, edges_per_block: int | None = None) -> Potential:
@@ -227,3 +231,6 @@ def add_uncertainty(
     with atomic_path(target) as temporary:
         torch.save(payload, temporary)
     return target
+
+
+__getattr__ = moved_names(__name__, {"load_density_model": "asetools.density"})

@@ -20,7 +20,7 @@ from ase.data import atomic_numbers, chemical_symbols
 from matscipy.neighbours import neighbour_list
 from scipy.spatial import cKDTree
 
-__all__ = ["AtomicGraph", "batch_graphs", "build_graph", "species_index_table", "MIN_DISTANCE"]
+__all__ = ["AtomicGraph", "MIN_DISTANCE", "batch_graphs", "build_graph", "checked_geometry", "neighbour_pairs", "species_index_table"]
 
 #: Default closest allowed approach of two atoms, in Å. Closer atoms are an error.
 MIN_DISTANCE = 0.1
@@ -189,9 +189,9 @@ def build_graph(
     offset = 0
     for frame_no, frame in enumerate(frames):
         where = f"structure {frame_no}: " if len(frames) > 1 else ""
-        pos, cell, pbc = _checked_geometry(frame, where)
+        pos, cell, pbc = checked_geometry(frame, where)
         idx = _species_indices(frame, table, species, where)
-        i, j, shifts, distances = _neighbours(pos, cell, pbc, cutoff)
+        i, j, shifts, distances = neighbour_pairs(pos, cell, pbc, cutoff)
         if min_distance is not None and len(i):
             _check_min_distance(i, j, distances, min_distance, where)
         positions.append(pos)
@@ -232,7 +232,12 @@ def build_graph(
     )
 
 
-def _checked_geometry(frame: Atoms, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def checked_geometry(frame: Atoms, where: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``frame``'s positions ``[N,3]`` (Å), cell ``[3,3]`` (Å) and pbc ``[3]`` as float64/bool arrays.
+
+    Raises ``ValueError`` (its message starting with ``where``) for non-finite positions or
+    cell, or a periodic direction whose cell vectors have no volume.
+    """
     pos = np.asarray(frame.positions, dtype=np.float64)
     cell = np.asarray(frame.cell.array, dtype=np.float64)
     pbc = np.asarray(frame.pbc, dtype=bool)
@@ -270,7 +275,7 @@ def _species_indices(frame: Atoms, table: np.ndarray, species: Sequence[str], wh
     return idx
 
 
-def _neighbours(
+def neighbour_pairs(
     pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray, cutoff: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Directed pairs ``(i, j, S, d)`` with ``d = |r_j - r_i + S @ cell| < cutoff`` (integer ``i, j, S``)."""

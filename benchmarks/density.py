@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asetools.data.density import read_density_dataset, split_by_molecule
-from asetools.density_grid import DensityGrid
-from asetools.models.density_field import density_on_grid
-from asetools.models.density_model import DensityModel
-from asetools.training.density import (
+from asetools.density.references import read_density_dataset, split_by_molecule
+from asetools.io.grid import DensityGrid
+from asetools.density.field import density_on_grid
+from asetools.density.model import DensityModel
+from asetools.density.training import (
     LOSS_UNITS,
     DensityDataConfig,
     DensityFitConfig,

@@ -1,7 +1,7 @@
 """Multiple-time-step MD at equal accuracy: a co-trained fast/slow pair under RESPA
 against a single large Allegro model under velocity Verlet. The slow part is Allegro of
 the single model's size; the fast part (``--fast-kind``) a one-layer Allegro or a learned
-embedded-atom model (``eam``, radial only: about half the fast Allegro's cost).
+embedded-atom model (``embedded_atom``, radial only: about half the fast Allegro's cost).
 
 Systems (``--system``; see mts_systems.py):
 
@@ -52,7 +52,7 @@ finished stage 1 of an earlier pair on the same data instead of training it agai
 
 usage: python benchmarks/mts.py [--system cu|ethanol|acac] [--work runs/mts_benchmark]
            [--size small|large] [--reuse-fast PAIR_DIR]
-           [--fast-kind allegro|eam] [--train-seconds 400] [--fast-seconds 100] [--weights 1 10]
+           [--fast-kind allegro|embedded_atom] [--train-seconds 400] [--fast-seconds 100] [--weights 1 10]
            [--extra-train FILE ...] [--valence data|single] [--threads 2] ...
 """
 
@@ -74,7 +74,7 @@ from asetools.calculators import MTSCalc, PotentialCalc
 from asetools.checkpoint import load_checkpoint, read_checkpoint
 from asetools.data import read_labelled_frames
 from asetools.integrators import sample_split_forces
-from asetools.models import MTSPair
+from asetools.models import MTSPair, current_kind
 from asetools.training.config import (
     MONITORED_METRICS,
     SLOW_ENERGY_SCALE_NAMES,
@@ -128,7 +128,7 @@ FAST_OPTIONS = {
     "latent_mlp_hidden": [16],
     "readout_mlp_hidden": [16],
 }
-FAST_MODELS = {"allegro": FAST_OPTIONS, "eam": {"num_densities": 8, "embedding_mlp_hidden": [16]}}
+FAST_MODELS = {"allegro": FAST_OPTIONS, "embedded_atom": {"num_densities": 8, "embedding_mlp_hidden": [16]}}
 
 
 # ----------------------------------------------------------------------- training
@@ -321,7 +321,10 @@ def parse_arguments() -> argparse.Namespace:
         help="build the Allegro models with plain SiLU (normalize_activation: false), as runs before "
         "2026-12-06 did; needed to continue them",
     )
-    parser.add_argument("--fast-kind", choices=sorted(FAST_MODELS), default="allegro", help="the fast model")
+    parser.add_argument(
+        "--fast-kind", type=current_kind, choices=sorted(FAST_MODELS), default="allegro",
+        help="the fast model (eam, the name of earlier runs, is embedded_atom)",
+    )
     parser.add_argument("--fast-r-max", type=float, help="Å (cu 3.5, molecules 3.0)")
     parser.add_argument("--timesteps", type=float, nargs="+", help="fs (cu 2-10, molecules 0.5-2)")
     parser.add_argument("--n-inner", type=int, nargs="+")

@@ -43,7 +43,8 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.md.verlet import VelocityVerlet
 
 from asetools.analysis import diffusivity, msd, plot_msd, plot_rdf, plot_uncertainty_map, rdf, uncertainty_map
-from asetools.calculators import AllegroCalc, DensityCalculator
+from asetools.calculators import AllegroCalc
+from asetools.density import DensityCalculator
 from asetools.checkpoint import save_checkpoint
 from asetools.data import dataset_statistics, emt_copper_dataset
 from asetools.models import Allegro, AllegroConfig, Potential
@@ -213,7 +214,7 @@ def bond_uncertainty_map(checkpoint: str, training: list, out: str) -> dict:
 
 def charge_density(args: argparse.Namespace) -> dict | None:
     """Train a small density model on a few molecules and write a held-out molecule's density."""
-    from asetools.training.density import DensityDataConfig, DensityFitConfig, DensityRunConfig, train_density_model
+    from asetools.density.training import DensityDataConfig, DensityFitConfig, DensityRunConfig, train_density_model
 
     if not (Path(args.density_data) / "index.json").is_file():
         print(f"charge density: no reference densities at {args.density_data}; step 9 skipped")
@@ -234,7 +235,7 @@ def charge_density(args: argparse.Namespace) -> dict | None:
     lines = []
     model, metrics = train_density_model(run, log=lines.append)
     baseline = next(line for line in lines if line.startswith("baseline"))
-    from asetools.data.density import read_density_dataset, split_by_molecule
+    from asetools.density.references import read_density_dataset, split_by_molecule
 
     _, _, test = split_by_molecule(read_density_dataset(args.density_data, DENSITY_MOLECULES), (0.72, 0.14, 0.14))
     frame = max(test, key=lambda f: len(f.atoms))

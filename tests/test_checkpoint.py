@@ -32,7 +32,7 @@ def test_round_trip_gives_identical_results(tmp_path, model):
     assert loaded.config == model.config
     assert loaded.checkpoint_metadata == {"dataset": "none", "epochs": 0}
     header = read_checkpoint(path)
-    assert header["kind"] == "LennardJones" and header["species"] == ["Ar", "Kr"] and header["cutoff"] == 8.0
+    assert header["kind"] == "lennard_jones" and header["species"] == ["Ar", "Kr"] and header["cutoff"] == 8.0
 
 
 def test_write_is_atomic_and_leaves_no_temporary_files(tmp_path, model, monkeypatch):
@@ -78,13 +78,13 @@ def test_unknown_kind_and_damaged_contents(tmp_path, model):
     path = save_checkpoint(model, tmp_path / "model.pt")
     payload = torch.load(path, weights_only=True)
     torch.save({**payload, "kind": "Hologram"}, path)
-    with pytest.raises(ValueError, match="unknown kind 'Hologram'.*knows LennardJones"):
+    with pytest.raises(ValueError, match="unknown kind 'Hologram'.*knows allegro.*lennard_jones"):
         load_checkpoint(path)
     torch.save({k: v for k, v in payload.items() if k != "state_dict"}, path)
     with pytest.raises(ValueError, match="missing state_dict"):
         load_checkpoint(path)
     torch.save({**payload, "config": {**payload["config"], "cutoff": "far"}}, path)
-    with pytest.raises(ValueError, match="invalid LennardJones config.*cutoff"):
+    with pytest.raises(ValueError, match="invalid lennard_jones config.*cutoff"):
         load_checkpoint(path)
     torch.save({**payload, "format_version": 99}, path)
     with pytest.raises(ValueError, match="upgrade asetools"):

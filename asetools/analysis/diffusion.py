@@ -23,9 +23,9 @@ import scipy.fft
 from ase import Atoms, units
 from ase.data import atomic_numbers
 
-from ..graph import _checked_geometry
-from ._output import pyplot, save_png, write_columns
-from .frames import iterate_frames
+from ..graph import checked_geometry
+from .._output import pyplot, save_png, write_columns
+from ..data.trajectory import iterate_frames
 
 __all__ = ["MSD", "Diffusivity", "diffusivity", "msd", "msd_fft", "plot_msd", "unwrap"]
 
@@ -54,7 +54,7 @@ def unwrap(
     path: list[np.ndarray] = []
     frames = iterate_frames(images, index=index, progress=progress, description="unwrap", same_atoms=True)
     for t, atoms in enumerate(frames):
-        positions, cell, pbc = _checked_geometry(atoms, f"frame {t}: ")
+        positions, cell, pbc = checked_geometry(atoms, f"frame {t}: ")
         if first is None:
             first = atoms.copy()
             path.append(positions.copy())

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._output import pyplot, save_png
+from .._output import pyplot, save_png
 
 
 __all__ = ["DEFAULT_LAGS_FS", "ForceChanges", "force_changes", "force_split_report", "plot_force_changes"]

@@ -31,9 +31,9 @@ from ase import Atoms
 from ase.data import atomic_numbers
 from scipy.spatial import cKDTree
 
-from ..graph import _checked_geometry, _neighbours
-from ._output import pyplot, save_png, write_columns
-from .frames import iterate_frames
+from ..graph import checked_geometry, neighbour_pairs
+from .._output import pyplot, save_png, write_columns
+from ..data.trajectory import iterate_frames
 
 __all__ = ["RDF", "plot_rdf", "rdf"]
 
@@ -151,7 +151,7 @@ def rdf(
             g_sum = np.zeros((len(species), len(species), nbins))
             n_sum = np.zeros_like(g_sum)
         frame_volume = _volume(atoms, volume, where)
-        pos, cell, pbc = _checked_geometry(atoms, where)
+        pos, cell, pbc = checked_geometry(atoms, where)
         i, j, distances = _pairs(pos, cell, pbc, float(rmax))
         bins = np.ceil(distances / (rmax / nbins)).astype(np.int64) - 1
         keep = (distances > 0) & (bins < nbins)
@@ -206,7 +206,7 @@ def _pairs(pos: np.ndarray, cell: np.ndarray, pbc: np.ndarray, rmax: float) -> t
         if pbc.all():
             separation -= lengths * np.round(separation / lengths)
         return i, j, np.linalg.norm(separation, axis=1)
-    i, j, shifts, distances = _neighbours(pos, cell, pbc, rmax)
+    i, j, shifts, distances = neighbour_pairs(pos, cell, pbc, rmax)
     # an atom and its own image appear as shifts S and -S: keep the lexicographically positive one
     base = 2 * int(np.abs(shifts).max(initial=0)) + 1
     order = (shifts @ np.array([base * base, base, 1])).round()

@@ -27,8 +27,8 @@ from ase.calculators.calculator import Calculator
 
 from .._files import atomic_path
 from .._optional import progress_bar
-from ._output import pyplot, save_png, write_columns
-from .frames import iterate_frames
+from .._output import pyplot, save_png, write_columns
+from ..data.trajectory import iterate_frames
 from .scan_coordinates import InternalCoordinate, set_internal_coordinates, wrap_degrees
 
 __all__ = ["UNCERTAINTY_RESULTS", "UncertaintyMap", "default_scan_values", "plot_uncertainty_map", "uncertainty_map"]

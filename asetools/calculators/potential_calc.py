@@ -21,7 +21,7 @@ __all__ = ["PotentialCalc"]
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def _parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
+def parse_dtype(dtype: str | torch.dtype) -> torch.dtype:
     if isinstance(dtype, torch.dtype) and dtype in _DTYPES.values():
         return dtype
     if dtype in _DTYPES:
@@ -116,7 +116,7 @@ class PotentialCalc(QuickStateCheck, Calculator):
                 f"{type(potential.model).__name__}; use asetools.calculators.PotentialCalc for other models"
             )
         self.device = torch.device(device)
-        self.dtype = _parse_dtype(dtype)
+        self.dtype = parse_dtype(dtype)
         self.min_distance = min_distance
         if edges_per_block is not None or max_memory is not None or compile is not None:
             potential = Potential(

@@ -21,11 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 
-import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
-from ase.units import Bohr, Hartree
 
-from ..data.dft import SCFSettings, run_scf
+from ..data.scf import SCFResult, SCFSettings, run_scf
 
 __all__ = ["PySCFCalc"]
 
@@ -34,7 +32,7 @@ class PySCFCalc(Calculator):
     """Energy (eV) and forces (eV/Å) of an isolated molecule from PySCF Kohn-Sham DFT.
 
     Args:
-        settings: the SCF settings (:class:`~asetools.data.dft.SCFSettings`).
+        settings: the SCF settings (:class:`~asetools.data.scf.SCFSettings`).
         **overrides: fields of the settings by name (``xc="PBE0"``, ``basis="def2-TZVP"``,
             ``charge=-1``, ``spin=1``, ``threads=2``, ...); anything else goes to ASE's
             ``Calculator`` (e.g. ``label``).
@@ -50,20 +48,18 @@ class PySCFCalc(Calculator):
         scf_overrides = {key: overrides.pop(key) for key in list(overrides) if key in names}
         super().__init__(**overrides)
         self.settings = dataclasses.replace(settings or SCFSettings(), **scf_overrides)
-        self._solver = None
+        self._scf: SCFResult | None = None
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
-        if system_changes or self._solver is None:
+        if system_changes or self._scf is None:
             # Calculator.calculate copies the atoms and, through reset(), clears the results.
             super().calculate(atoms, properties, system_changes)
-            scf = run_scf(self.atoms, self.settings)
-            self._solver = scf.solver
-            self.results = {"energy": scf.energy, "free_energy": scf.energy, "spin": scf.spin}
+            self._scf = run_scf(self.atoms, self.settings)
+            self.results = {"energy": self._scf.energy, "free_energy": self._scf.energy, "spin": self._scf.spin}
         if "forces" in properties and "forces" not in self.results:
             # Forces asked after the energy of the same structure: the converged SCF serves.
-            gradient = self._solver.nuc_grad_method().kernel()  # [N, 3] Hartree/Bohr
-            self.results["forces"] = -np.asarray(gradient) * (Hartree / Bohr)
+            self.results["forces"] = self._scf.forces()
 
     def reset(self):
         super().reset()
-        self._solver = None
+        self._scf: SCFResult | None = None

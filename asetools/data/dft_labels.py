@@ -1,7 +1,7 @@
 """Label molecules with DFT energies and forces (PySCF) into an extended-XYZ training file.
 
-:func:`label_structures` runs :class:`~asetools.calculators.PySCFCalc` on every
-structure and writes them, with ``energy`` (eV) and ``forces`` (eV/Å) attached the way
+:func:`label_structures` runs the Kohn-Sham SCF of :mod:`asetools.data.scf` (the one
+:class:`~asetools.calculators.PySCFCalc` runs) on every structure and writes them, with ``energy`` (eV) and ``forces`` (eV/Å) attached the way
 ``asetools train`` reads them, to one extended-XYZ file. Work is kept as it goes: the
 frames done so far sit in ``<output>.partial`` (rewritten atomically after each
 frame), and a rerun with the same structures continues from there. The output itself
@@ -24,7 +24,7 @@ from ase.calculators.singlepoint import SinglePointCalculator
 
 from .._files import atomic_path
 from .._optional import progress_bar
-from .dft import SCFSettings, _check_molecule
+from .scf import SCFSettings, check_molecule, run_scf
 
 __all__ = ["label_structures"]
 
@@ -72,30 +72,25 @@ def label_structures(
             ``<output>.partial`` file left by a run on other structures.
         RuntimeError: an SCF that does not converge (frames done so far are kept).
     """
-    from ..calculators.pyscf_calc import PySCFCalc
-
     settings = settings or SCFSettings()
     for index, atoms in enumerate(structures):
         # Every structure is checked before the first (slow) calculation.
         try:
-            _check_molecule(atoms)
+            check_molecule(atoms)
         except ValueError as error:
             raise ValueError(f"structure {index}: {error}") from None
     output = Path(output)
     partial = output.with_name(output.name + ".partial")
     done = ase.io.read(partial, ":", format="extxyz") if partial.is_file() else []
     _check_resumable(done, structures, partial)
-    calc = PySCFCalc(settings)
     method = f"{settings.xc}/{settings.basis}"
     remaining = structures[len(done):]
     if progress:
         remaining = progress_bar(remaining, total=len(remaining), description=f"DFT {method}", unit="frame")
     for atoms in remaining:
         labelled = _bare(atoms)
-        labelled.calc = calc
-        energy = labelled.get_potential_energy()
-        forces = labelled.get_forces()
-        labelled.calc = SinglePointCalculator(labelled, energy=energy, forces=forces)
+        scf = run_scf(labelled, settings)
+        labelled.calc = SinglePointCalculator(labelled, energy=scf.energy, forces=scf.forces())
         labelled.info["dft"] = method
         done.append(labelled)
         with atomic_path(partial) as temporary:

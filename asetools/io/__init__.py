@@ -1,6 +1,27 @@
-"""Readers and writers of volumetric files (CHGCAR, Gaussian cube)."""
+"""Volumetric data: the grid type (:class:`DensityGrid`) and its files, cube, CHGCAR and ``.npz``.
+
+Read and write through the one format table of :mod:`.formats` (:func:`read_volumetric`,
+:func:`write_volumetric`); the per-format functions are here too for callers that want one.
+"""
 
 from .chgcar import read_chgcar, write_chgcar
 from .cube import read_cube, write_cube
+from .formats import VOLUMETRIC_FORMATS, VolumetricFormat, read_volumetric, volumetric_format, write_volumetric
+from .grid import DensityGrid, grid_shape_for_spacing
+from .npz import read_npz, write_npz
 
-__all__ = ["read_chgcar", "read_cube", "write_chgcar", "write_cube"]
+__all__ = [
+    "DensityGrid",
+    "VOLUMETRIC_FORMATS",
+    "VolumetricFormat",
+    "grid_shape_for_spacing",
+    "read_chgcar",
+    "read_cube",
+    "read_npz",
+    "read_volumetric",
+    "volumetric_format",
+    "write_chgcar",
+    "write_cube",
+    "write_npz",
+    "write_volumetric",
+]

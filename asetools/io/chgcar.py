@@ -17,7 +17,7 @@ from ase.io import read as ase_read
 from ase.io import write as ase_write
 
 from .._files import atomic_path
-from ..density_grid import DensityGrid
+from .grid import DensityGrid
 from ._text import format_values, parse_values
 
 __all__ = ["read_chgcar", "write_chgcar"]

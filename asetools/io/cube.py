@@ -16,7 +16,7 @@ from ase import Atoms
 from ase.units import Bohr
 
 from .._files import atomic_path
-from ..density_grid import DensityGrid
+from .grid import DensityGrid
 from ._text import format_values, parse_values
 
 __all__ = ["read_cube", "write_cube"]

@@ -1,31 +1,57 @@
-"""Energy models (graph -> per-atom energies) and the :class:`Potential` that derives forces and stress."""
+"""Energy models (graph -> per-atom energies) and the :class:`Potential` that derives forces and stress.
 
+Three kinds of module live here:
+
+- layers: :mod:`.mlp`, :mod:`.radial`, :mod:`.tensor_product`, :mod:`.zbl`, :mod:`.scale_shift`,
+  :mod:`.message_passing` (the interaction block), :mod:`.base` (the model protocol);
+- assembled models: :class:`Allegro`, the message-passing presets (:class:`NequIP`,
+  :class:`BOTNet`, :class:`MessagePassing`), :class:`LennardJones`, :class:`EmbeddedAtom` and the
+  co-trained :class:`MTSPair`;
+- the evaluation engine: :class:`Potential` (forces, stress, blocked evaluation),
+  :mod:`.local`, :mod:`.neighbour_slots` and :mod:`.memory_budget`.
+
+Charge-density models live in :mod:`asetools.density`, the valence force field in
+:mod:`asetools.valence`.
+"""
+
+from .._moved import moved_names
 from .allegro import Allegro, AllegroConfig
 from .base import EnergyModel
-from .density_field import OrbitalExpansion, density_at_points, density_on_grid
-from .density_model import DensityModel, DensityModelConfig
 from .embedded_atom import EmbeddedAtom, EmbeddedAtomConfig
 from .equivariant_mpnn import BOTNet, BOTNetConfig, MessagePassing, MessagePassingConfig, NequIP, NequIPConfig
+from .kinds import LEGACY_KINDS, MODEL_CLASSES, current_kind, model_class
 from .lennard_jones import LennardJones, LennardJonesConfig
 from .local import LocalEnergyModel, LocalEnvironments
 from .mts_pair import MTSPair, MTSPairConfig, PartConfig, WithinCutoff
-from .orbital_basis import OrbitalBasis, OrbitalBasisConfig
 from .potential import Potential, PotentialOutput
-from .virtual_sites import VirtualSiteConfig, with_virtual_sites
 
-#: The model kinds a checkpoint may name, by their ``kind`` string.
-MODEL_CLASSES: dict[str, type[EnergyModel]] = {cls.kind: cls for cls in (Allegro, BOTNet, EmbeddedAtom, LennardJones, MessagePassing, MTSPair, NequIP)}
+__getattr__ = moved_names(
+    __name__,
+    {
+        name: "asetools.density"
+        for name in (
+            "DensityModel",
+            "DensityModelConfig",
+            "OrbitalBasis",
+            "OrbitalBasisConfig",
+            "OrbitalExpansion",
+            "VirtualSiteConfig",
+            "density_at_points",
+            "density_on_grid",
+            "with_virtual_sites",
+        )
+    },
+)
 
 __all__ = [
     "Allegro",
     "AllegroConfig",
     "BOTNet",
     "BOTNetConfig",
-    "DensityModel",
-    "DensityModelConfig",
     "EmbeddedAtom",
     "EmbeddedAtomConfig",
     "EnergyModel",
+    "LEGACY_KINDS",
     "LennardJones",
     "LennardJonesConfig",
     "LocalEnergyModel",
@@ -37,15 +63,10 @@ __all__ = [
     "MTSPairConfig",
     "NequIP",
     "NequIPConfig",
-    "OrbitalBasis",
-    "OrbitalBasisConfig",
-    "OrbitalExpansion",
     "PartConfig",
     "Potential",
     "PotentialOutput",
-    "VirtualSiteConfig",
     "WithinCutoff",
-    "density_at_points",
-    "density_on_grid",
-    "with_virtual_sites",
+    "current_kind",
+    "model_class",
 ]

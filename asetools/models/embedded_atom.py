@@ -83,11 +83,11 @@ class EmbeddedAtom(LocalEnergyModel):
     """Learned embedded-atom model, ``forward(graph) -> per-atom energies [N]`` in eV.
 
     Build it with ``EmbeddedAtom(EmbeddedAtomConfig(species=["Cu"], r_max=3.5))``; train
-    it with ``model: {kind: eam}``. Its latent features (for single-model uncertainty)
+    it with ``model: {kind: embedded_atom}``. Its latent features (for single-model uncertainty)
     are the atom densities ``rho_i``, ``[N, num_densities]``.
     """
 
-    kind = "eam"
+    kind = "embedded_atom"
     config_class = EmbeddedAtomConfig
 
     def __init__(self, config: EmbeddedAtomConfig):

@@ -77,7 +77,7 @@ class LennardJones(LocalEnergyModel):
     of epsilon. ``cutoff`` defaults to ``3 * max(sigma)``, as in ASE.
     """
 
-    kind = "LennardJones"
+    kind = "lennard_jones"
     config_class = LennardJonesConfig
 
     def __init__(

@@ -44,10 +44,11 @@ class MTSPairConfig:
     slow: PartConfig
 
     def __post_init__(self):
-        from . import MODEL_CLASSES
+        from .kinds import MODEL_CLASSES, current_kind
 
         for role in ("fast", "slow"):
             part = getattr(self, role)
+            part.kind = current_kind(part.kind)
             if part.kind not in MODEL_CLASSES or part.kind == MTSPair.kind:
                 known = ", ".join(sorted(k for k in MODEL_CLASSES if k != MTSPair.kind))
                 raise ValueError(f"{role}.kind: unknown model {part.kind!r}; choose one of {known}")
@@ -69,7 +70,7 @@ class WithinCutoff(LocalEnergyModel):
     forces). It shares the wrapped model's parameters; it has no checkpoint kind.
     """
 
-    kind = "within-cutoff"
+    kind = "within_cutoff"
 
     def __init__(self, model: LocalEnergyModel):
         torch.nn.Module.__init__(self)
@@ -90,12 +91,12 @@ class MTSPair(LocalEnergyModel):
     the larger of the two and its species are theirs (they must agree).
     """
 
-    kind = "mts"
+    kind = "mts_pair"
     config_class = MTSPairConfig
 
     def __init__(self, config: MTSPairConfig):
         super().__init__(config)
-        from . import MODEL_CLASSES
+        from .kinds import MODEL_CLASSES
 
         self.fast = MODEL_CLASSES[config.fast.kind].from_config(config.fast.config)
         self.slow = MODEL_CLASSES[config.slow.kind].from_config(config.slow.config)

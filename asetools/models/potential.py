@@ -14,7 +14,7 @@ import bisect
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
@@ -24,10 +24,20 @@ from .local import LocalEnvironments, is_strictly_local
 from .memory_budget import BlockCost, edges_per_block_for_budget, measure_block_cost, memory_budget, parse_memory
 from .neighbour_slots import sorted_by_centre
 
-if TYPE_CHECKING:
-    from ..uncertainty import LatentUncertainty
 
-__all__ = ["Potential", "PotentialOutput"]
+class FeatureUncertainty(Protocol):
+    """What :class:`Potential` needs of a fitted single-model uncertainty.
+
+    :class:`asetools.uncertainty.LatentUncertainty` is one: a module of ``num_features`` inputs
+    that maps per-atom latent features ``[N, F]`` to a per-atom score ``[N]`` and, when
+    calibrated, the expected force-error norm ``[N]`` in eV/Å (else ``None``).
+    """
+
+    num_features: int
+
+    def __call__(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+__all__ = ["FeatureUncertainty", "Potential", "PotentialOutput"]
 
 #: Default block size of the blocked evaluation, in edges (about 256 atoms of a dense metal
 #: at 5 Å): small enough that every intermediate tensor of an Allegro layer stays well
@@ -100,7 +110,7 @@ class Potential(torch.nn.Module):
         self,
         model: EnergyModel,
         edges_per_block: int = DEFAULT_EDGES_PER_BLOCK,
-        uncertainty: LatentUncertainty | None = None,
+        uncertainty: FeatureUncertainty | None = None,
         max_memory: int | str | None = None,
         compile: bool = False,
     ):

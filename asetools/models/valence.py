@@ -61,7 +61,7 @@ from ase import Atoms
 from ase.neighborlist import natural_cutoffs
 
 from .._files import atomic_path
-from ..graph import _neighbours
+from ..graph import neighbour_pairs
 
 __all__ = [
     "ATOM_TYPINGS",
@@ -152,7 +152,7 @@ class ValenceTopology:
         if bond_scale <= 0:
             raise ValueError(f"ValenceTopology: bond_scale must be positive, got {bond_scale}")
         radii = np.array(natural_cutoffs(atoms, mult=bond_scale))
-        first, second, shifts, distances = _neighbours(
+        first, second, shifts, distances = neighbour_pairs(
             atoms.positions, atoms.cell.array, atoms.pbc, 2 * float(radii.max(initial=0.0))
         )
         bonded = distances < radii[first] + radii[second]
@@ -256,7 +256,7 @@ class ValenceTopology:
         enol proton and the one it is hydrogen-bonded to. The term needs two partners of
         one species (it is symmetric in them); a hopping atom without such a pair gets none.
         """
-        first, second, shifts, distances = _neighbours(atoms.positions, atoms.cell.array, atoms.pbc, radius)
+        first, second, shifts, distances = neighbour_pairs(atoms.positions, atoms.cell.array, atoms.pbc, radius)
         candidate = hopping[first] & partners[second]
         first, second, shifts, distances = first[candidate], second[candidate], shifts[candidate], distances[candidate]
         triples, triple_shifts = [], []

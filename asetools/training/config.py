@@ -98,8 +98,9 @@ class ModelSection:
     options: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
-        from ..models import MODEL_CLASSES
+        from ..models import MODEL_CLASSES, current_kind
 
+        self.kind = current_kind(self.kind)  # configs written before the snake_case names still read
         if self.kind not in MODEL_CLASSES:
             raise ValueError(f"model.kind: unknown model {self.kind!r}; choose one of {', '.join(sorted(MODEL_CLASSES))}")
         reserved = sorted(set(self.options) & {"species", *NORMALISATION_FIELDS})
@@ -243,7 +244,7 @@ class MTSSection:
     pair so that fast + slow fits the reference, with ``training``'s settings and
     the extra loss term ``fast_force_weight * mean((F_fast - F_ref)²)`` that keeps
     the stiff forces in the fast model and the slow force smooth. The run's
-    ``best.pt`` holds both models (kind ``mts``).
+    ``best.pt`` holds both models (kind ``mts_pair``).
 
     Attributes:
         fast_model: the fast model: small and with a short cutoff (e.g. Allegro with

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import torch
 
-from ..analysis._output import pyplot, save_png
+from .._output import pyplot, save_png
 from .fit import UncertaintyFit
 
 __all__ = ["plot_uncertainty_fit"]

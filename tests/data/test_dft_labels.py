@@ -18,7 +18,7 @@ from asetools.testing import check_forces_fd
 pytest.importorskip("pyscf")
 
 from asetools.calculators import PySCFCalc  # noqa: E402
-from asetools.data.dft import SCFSettings  # noqa: E402
+from asetools.data.scf import SCFSettings  # noqa: E402
 from asetools.data.dft_labels import label_structures  # noqa: E402
 
 ETHANOL = Path(__file__).resolve().parents[3] / "shared" / "data" / "botnet" / "ethanol" / "train.xyz"
@@ -127,13 +127,13 @@ def test_labelled_file_trains_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(dft_labels, "SinglePointCalculator", original)
 
     calls = []
-    real = PySCFCalc.calculate
+    real = dft_labels.run_scf
 
-    def counting(self, *args, **kwargs):
+    def counting(*args, **kwargs):
         calls.append(1)
-        return real(self, *args, **kwargs)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(PySCFCalc, "calculate", counting)
+    monkeypatch.setattr(dft_labels, "run_scf", counting)
     frames = label_structures(structures, output, SCFSettings(**FAST), progress=False)
     assert len(frames) == 3 and output.is_file() and not (tmp_path / "labelled.xyz.partial").exists()
     assert 1 <= len(calls) <= 2, "only the third frame is computed again (energy, then forces)"

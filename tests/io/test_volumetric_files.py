@@ -8,7 +8,7 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from ase.units import Bohr
 
-from asetools.density_grid import DensityGrid
+from asetools.io.grid import DensityGrid
 from asetools.io import read_chgcar, read_cube, write_chgcar, write_cube
 
 

@@ -166,7 +166,7 @@ def test_checkpoint_round_trip_keeps_the_kind(tmp_path):
     model = small_eam()
     save_checkpoint(model, tmp_path / "eam.pt")
     loaded = load_checkpoint(tmp_path / "eam.pt")
-    assert type(loaded) is EmbeddedAtom and MODEL_CLASSES["eam"] is EmbeddedAtom
+    assert type(loaded) is EmbeddedAtom and MODEL_CLASSES["embedded_atom"] is EmbeddedAtom
     atoms = cuau_crystal(seed=5)
     atoms.calc = PotentialCalc(model, dtype="float64")
     expected = atoms.get_forces()
@@ -208,7 +208,7 @@ def test_learns_emt_copper(copper_file, tmp_path):
     """EMT is itself of embedded-atom form: a short training brings the force error far below the force scale."""
     config = from_dict(TrainRunConfig, {
         "data": {"train_file": str(copper_file), "validation_fraction": 0.25},
-        "model": {"kind": "eam", "options": {"r_max": 4.5, "num_densities": 4, "embedding_mlp_hidden": [8]}},
+        "model": {"kind": "embedded_atom", "options": {"r_max": 4.5, "num_densities": 4, "embedding_mlp_hidden": [8]}},
         "training": {"batch_size": 3, "epochs": 40, "learning_rate": 2e-2, "dtype": "float64", "seed": 0},
         "output": {"directory": str(tmp_path / "run"), "plot_every": 0},
     })
@@ -227,7 +227,7 @@ def test_fast_part_of_an_mts_pair(copper_file, tmp_path):
                               "num_tensor_features": 2, "two_body_mlp_hidden": [8], "latent_mlp_hidden": [8],
                               "readout_mlp_hidden": [8]}},
         "training": {"batch_size": 4, "epochs": 2, "learning_rate": 5e-3, "dtype": "float64", "seed": 1},
-        "mts": {"fast_model": {"kind": "eam", "options": {"r_max": 3.0, "num_densities": 2}},
+        "mts": {"fast_model": {"kind": "embedded_atom", "options": {"r_max": 3.0, "num_densities": 2}},
                 "fast_training": {"batch_size": 4, "epochs": 2, "dtype": "float64", "seed": 2}},
         "output": {"directory": str(tmp_path / "run"), "plot_every": 0},
     })

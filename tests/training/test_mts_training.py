@@ -57,7 +57,7 @@ def test_two_stages_make_one_pair_checkpoint(data_file, tmp_path):
     assert isinstance(pair, MTSPair) and len(result.history) == 2
 
     payload = read_checkpoint(run / "best.pt")
-    assert payload["kind"] == "mts" and payload["cutoff"] == 4.5
+    assert payload["kind"] == "mts_pair" and payload["cutoff"] == 4.5
     stage1 = payload["metadata"]["mts_stage1"]
     assert stage1["best_epoch"] in (0, 1, 2)
 
@@ -228,7 +228,7 @@ def test_train_command_reports_the_force_split(data_file, tmp_path, capsys):
     # The probe MD resolves lags of 1 to 4 fs with 20 steps of 0.5 fs.
     assert "slow/fast" in out and " 4.00 fs" in out
     assert (tmp_path / "run" / "force_changes.png").exists()
-    assert read_checkpoint(tmp_path / "run" / "best.pt")["kind"] == "mts"
+    assert read_checkpoint(tmp_path / "run" / "best.pt")["kind"] == "mts_pair"
 
 
 def test_the_example_configuration_is_valid():

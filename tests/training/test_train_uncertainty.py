@@ -75,7 +75,7 @@ def test_what_cannot_work_is_refused_before_training(tmp_path, data_file, capsys
     err = capsys.readouterr().err
     assert "at least 4 validation structures" in err and "validation_fraction" in err
     assert not (tmp_path / "run" / "last.pt").exists()  # no training was done
-    lennard_jones = {"kind": "LennardJones", "options": {"sigma": [[2.3]], "epsilon": [[0.4]], "cutoff": 5.0}}
+    lennard_jones = {"kind": "lennard_jones", "options": {"sigma": [[2.3]], "epsilon": [[0.4]], "cutoff": 5.0}}
     config = write_config(tmp_path / "run", data_file, uncertainty={}, model=lennard_jones)
     assert main(["train", str(config)]) == 2
     assert "no per-atom latent features" in capsys.readouterr().err

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .._files import atomic_path
-from .._optional import optional_import
+from ._files import atomic_path
+from ._optional import optional_import
 
 __all__ = ["pyplot", "save_png", "write_columns"]
 

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from ase.build import bulk, molecule
 
-from asetools.data.density import read_density_dataset, read_density_frame, split_by_molecule
-from asetools.density_grid import DensityGrid
+from asetools.density.references import read_density_dataset, read_density_frame, split_by_molecule
+from asetools.io.grid import DensityGrid
 from asetools.io import write_chgcar, write_cube
 
 G2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "density_g2"

@@ -9,10 +9,10 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from e3nn import o3
 
-from asetools.models.density_field import density_at_points, density_on_grid
-from asetools.models.density_model import DensityModel, DensityModelConfig
-from asetools.models.orbital_basis import OrbitalBasisConfig
-from asetools.models.virtual_sites import VirtualSiteConfig, bond_midpoints, with_virtual_sites
+from asetools.density.field import density_at_points, density_on_grid
+from asetools.density.model import DensityModel, DensityModelConfig
+from asetools.density.basis import OrbitalBasisConfig
+from asetools.density.virtual_sites import VirtualSiteConfig, bond_midpoints, with_virtual_sites
 
 SMALL_BASIS = OrbitalBasisConfig(beta=3.0, l_max={"H": 1}, default_l_max=2)
 
@@ -98,7 +98,7 @@ def test_periodic_structure_gets_a_periodic_density():
     points = torch.rand(20, 3, dtype=torch.float64) * 3.0
     shift = torch.tensor([3.5, -3.2, 6.8], dtype=torch.float64)
     torch.testing.assert_close(density_at_points(model.basis, expansion, points + shift), density_at_points(model.basis, expansion, points))
-    from asetools.density_grid import DensityGrid
+    from asetools.io.grid import DensityGrid
 
     values = density_on_grid(model.basis, expansion, DensityGrid.for_cell(crystal, (8, 8, 8)))
     assert np.all(np.isfinite(values))

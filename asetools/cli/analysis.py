@@ -49,7 +49,7 @@ def _plot(plot, *arguments, path: Path) -> None:
 
 
 def _rdf(args: argparse.Namespace) -> int:
-    from .analysis.rdf import plot_rdf, rdf
+    from ..analysis.rdf import plot_rdf, rdf
 
     result = rdf(
         args.trajectory,
@@ -74,7 +74,7 @@ def _rdf(args: argparse.Namespace) -> int:
 
 
 def _msd(args: argparse.Namespace) -> int:
-    from .analysis.diffusion import diffusivity, msd, plot_msd
+    from ..analysis.diffusion import diffusivity, msd, plot_msd
 
     result = msd(
         args.trajectory,

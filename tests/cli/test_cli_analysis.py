@@ -10,7 +10,7 @@ from ase.io import write
 
 from asetools.analysis import diffusivity, msd, rdf
 from asetools.cli import main
-from asetools.cli_analysis import parse_duration
+from asetools.cli.analysis import parse_duration
 
 
 def test_durations_are_read_in_ase_units():

@@ -13,7 +13,7 @@ def _lammps_md(args: argparse.Namespace) -> int:
     from ase import units
     from ase.io import read
 
-    from .lammps import LammpsMD
+    from ..lammps import LammpsMD
 
     atoms = read(args.structure, index=args.frame)
     pressure = None if args.pressure_bar is None else args.pressure_bar * units.bar

@@ -8,9 +8,9 @@ import torch
 from ase.build import molecule
 from e3nn import o3
 
-from asetools.density_grid import DensityGrid
-from asetools.models.density_field import OrbitalExpansion, density_at_points, density_on_grid
-from asetools.models.orbital_basis import OrbitalBasis, OrbitalBasisConfig, solid_harmonic_monomials
+from asetools.io.grid import DensityGrid
+from asetools.density.field import OrbitalExpansion, density_at_points, density_on_grid
+from asetools.density.basis import OrbitalBasis, OrbitalBasisConfig, solid_harmonic_monomials
 
 KINDS = {"H": 0, "C": 1, "N": 2, "O": 3}
 

@@ -10,8 +10,8 @@ import time
 def _dft_label(args: argparse.Namespace) -> int:
     from ase.io import read
 
-    from .data.dft import SCFSettings
-    from .data.dft_labels import label_structures
+    from ..data.scf import SCFSettings
+    from ..data.dft_labels import label_structures
 
     structures = [atoms for path in args.structures for atoms in read(path, index=args.index)]
     settings = SCFSettings(**scf_options(args))
@@ -27,7 +27,7 @@ SCF_OPTIONS = ("xc", "basis", "charge", "spin", "threads")
 
 
 def add_scf_arguments(parser: argparse.ArgumentParser) -> None:
-    """The command-line options of :class:`~asetools.data.dft.SCFSettings` (unset ones stay None)."""
+    """The command-line options of :class:`~asetools.data.scf.SCFSettings` (unset ones stay None)."""
     parser.add_argument("--xc", help="exchange-correlation functional (default PBE)")
     parser.add_argument("--basis", help="basis set (default def2-SVP)")
     parser.add_argument("--charge", type=int, help="total charge of every molecule (default 0)")

@@ -9,19 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from . import __version__
-from .cli_analysis import add_analysis_commands
-from .cli_density import add_density_commands
-from .cli_dft_label import add_dft_label_command
-from .cli_lammps import add_lammps_commands
-from .cli_uncertainty import add_uncertainty_commands
-from .cli_valence import add_valence_command
+from .. import __version__
+from .analysis import add_analysis_commands
+from .density import add_density_commands
+from .dft import add_dft_label_command
+from .lammps import add_lammps_commands
+from .uncertainty import add_uncertainty_commands
+from .valence import add_valence_command
 
 __all__ = ["main"]
 
 
 def _info(args: argparse.Namespace) -> int:
-    from .checkpoint import read_checkpoint
+    from ..checkpoint import read_checkpoint
 
     header = read_checkpoint(args.checkpoint)
     n_weights = sum(t.numel() for t in header["state_dict"].values())
@@ -57,22 +57,22 @@ def _training_output(args: argparse.Namespace, main_process: bool = True) -> boo
 
 
 def _print_training_result(result, name: str = "") -> None:
-    from .training.evaluate import format_report
+    from ..training.evaluate import format_report
 
     print(f"{name}stopped: {result.stop_reason} after {result.seconds:.0f} s; kept epoch {result.best_epoch}")
     print("validation errors of the kept weights:")
     print(format_report(result.final))
     if result.uncertainty is not None:
-        from .cli_uncertainty import print_uncertainty_fit
-        from .training.uncertainty_head import UNCERTAINTY_PLOT
+        from .uncertainty import print_uncertainty_fit
+        from ..training.uncertainty_head import UNCERTAINTY_PLOT
 
         print(f"{name}uncertainty added to best.pt (calibration plot {UNCERTAINTY_PLOT}):")
         print_uncertainty_fit(result.uncertainty)
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .training.config import load_train_config
-    from .training.run import train_from_config
+    from ..training.config import load_train_config
+    from ..training.run import train_from_config
 
     if args.nproc < 1:
         raise ValueError(f"--nproc: need at least 1 process, got {args.nproc}")
@@ -103,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _train_ensemble(args: argparse.Namespace, config) -> int:
-    from .training.ensemble import train_ensemble
+    from ..training.ensemble import train_ensemble
 
     if args.nproc > 1:
         raise ValueError("--ensemble trains its members one after another; use it without --nproc")
@@ -118,10 +118,10 @@ def _train_ensemble(args: argparse.Namespace, config) -> int:
 
 def _probe_force_split(config) -> None:
     """Short MD with a co-trained pair: how much its fast and slow forces change over 1–4 fs."""
-    from .analysis.force_changes import DEFAULT_LAGS_FS, force_changes, force_split_report, plot_force_changes
-    from .calculators import MTSCalc
-    from .integrators.force_sampling import sample_split_forces
-    from .training.run import load_training_data
+    from ..analysis.force_changes import DEFAULT_LAGS_FS, force_changes, force_split_report, plot_force_changes
+    from ..calculators import MTSCalc
+    from ..integrators.force_sampling import sample_split_forces
+    from ..training.run import load_training_data
 
     mts, directory = config.mts, Path(config.output.directory)
     data = load_training_data(config)
@@ -149,9 +149,9 @@ def _probe_force_split(config) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from .checkpoint import load_checkpoint
-    from .data.frames import LabelKeys, read_labelled_frames
-    from .training.evaluate import evaluate_model, format_report, write_predictions
+    from ..checkpoint import load_checkpoint
+    from ..data.frames import LabelKeys, read_labelled_frames
+    from ..training.evaluate import evaluate_model, format_report, write_predictions
 
     model = load_checkpoint(args.checkpoint)
     keys = LabelKeys(energy=args.energy_key, forces=args.forces_key, stress=args.stress_key)

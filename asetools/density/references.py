@@ -1,9 +1,10 @@
 """Reference electron densities for training density models: readers and splits.
 
-A :class:`DensityFrame` is one structure with its density on a grid. Frames come from
+A :class:`DensityFrame` is one structure with its density on a grid. Frames come from any
+volumetric file of :mod:`asetools.io` (its one format table decides the format):
 
-- the ``.npz`` layout of ``shared/data/density_g2`` (``numbers``, ``positions`` Å, ``origin`` Å,
-  ``voxel`` Å, ``shape``, ``density`` e/Å³ in C order), listed by an ``index.json``;
+- the ``.npz`` layout of ``shared/data/density_g2`` (:mod:`asetools.io.npz`), listed by an
+  ``index.json``;
 - Gaussian cube files (``.cube``, ``.cub``), and
 - VASP CHGCAR-type files (``CHGCAR``, ``AECCAR*``, ``CHG``, ``PARCHG``, or ``.vasp``/``.chgcar``).
 """
@@ -19,14 +20,9 @@ from pathlib import Path
 import numpy as np
 from ase import Atoms
 
-from .._files import atomic_path
-from ..density_grid import DensityGrid
-from ..io import read_chgcar, read_cube
+from ..io import VOLUMETRIC_FORMATS, DensityGrid, read_volumetric, write_npz
 
 __all__ = ["DensityFrame", "read_density_dataset", "read_density_frame", "split_by_molecule", "write_density_npz"]
-
-_CHGCAR_NAMES = ("CHGCAR", "CHG", "PARCHG", "AECCAR0", "AECCAR1", "AECCAR2")
-
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class DensityFrame:
@@ -50,22 +46,12 @@ class DensityFrame:
         return self.grid.atoms
 
 
-def read_density_frame(path: str | os.PathLike) -> DensityFrame:
-    """Read one frame from an ``.npz``, cube or CHGCAR-type file (chosen by the file name)."""
+def read_density_frame(path: str | os.PathLike, format: str | None = None) -> DensityFrame:
+    """Read one frame from a volumetric file (``.npz``, cube or CHGCAR-type; see :func:`asetools.io.read_volumetric`)."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"density file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".npz":
-        grid = _read_npz(path)
-    elif suffix in (".cube", ".cub"):
-        grid = read_cube(path)
-    elif path.name.upper().startswith(_CHGCAR_NAMES) or suffix in (".vasp", ".chgcar"):
-        grid = read_chgcar(path)
-    else:
-        raise ValueError(
-            f"cannot tell the format of {path}: use .npz (asetools density layout), .cube, or a CHGCAR-type name"
-        )
+    grid = read_volumetric(path, format)
     atoms = grid.atoms
     return DensityFrame(
         grid=grid, name=path.stem, molecule=atoms.get_chemical_formula(), n_electrons=float(atoms.numbers.sum())
@@ -103,7 +89,7 @@ def read_density_dataset(path: str | os.PathLike, molecules: Sequence[str] | Non
             )
     elif path.is_dir():
         for file in sorted(path.iterdir()):
-            if file.suffix.lower() in (".npz", ".cube", ".cub") or file.name.upper().startswith(_CHGCAR_NAMES):
+            if any(fmt.matches(file) for fmt in VOLUMETRIC_FORMATS.values()):
                 frame = read_density_frame(file)
                 if wanted is None or frame.molecule in wanted:
                     frames.append(frame)
@@ -142,38 +128,5 @@ def split_by_molecule(
 
 
 def write_density_npz(path: str | os.PathLike, frame: DensityFrame, energy: float | None = None) -> None:
-    """Write ``frame`` atomically in the ``.npz`` layout :func:`read_density_frame` reads.
-
-    Arrays: ``numbers``, ``positions`` Å, ``origin`` Å, ``voxel`` Å (rows), ``shape``, ``cell`` Å
-    (the box the grid spans), ``density`` float32 e/Å³ (C order), and ``energy_eV`` when given.
-    """
-    grid = frame.grid
-    arrays = dict(
-        numbers=np.asarray(grid.atoms.numbers, dtype=np.int64),
-        positions=np.asarray(grid.atoms.positions, dtype=np.float64),
-        origin=np.asarray(grid.origin, dtype=np.float64),
-        voxel=np.asarray(grid.voxel, dtype=np.float64),
-        shape=np.asarray(grid.shape, dtype=np.int64),
-        cell=grid.cell,
-        density=np.asarray(grid.values, dtype=np.float32),
-    )
-    if energy is not None:
-        arrays["energy_eV"] = np.float64(energy)
-    with atomic_path(path) as temporary:
-        with open(temporary, "wb") as handle:
-            np.savez(handle, **arrays)
-
-
-def _read_npz(path: Path) -> DensityGrid:
-    try:
-        with np.load(path) as data:
-            arrays = {key: data[key] for key in ("numbers", "positions", "origin", "voxel", "density")}
-    except KeyError as error:
-        raise ValueError(f"{path}: missing array {error} (expected numbers, positions, origin, voxel, density)") from error
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: not a readable .npz file ({error})") from error
-    density = np.asarray(arrays["density"])
-    if not np.all(np.isfinite(density)):
-        raise ValueError(f"{path}: the density contains NaN or infinite values")
-    atoms = Atoms(numbers=arrays["numbers"], positions=arrays["positions"])
-    return DensityGrid(values=density, origin=arrays["origin"], voxel=arrays["voxel"], atoms=atoms, periodic=False)
+    """Write ``frame`` atomically in the ``.npz`` layout (:mod:`asetools.io.npz`), with ``energy`` (eV) when given."""
+    write_npz(path, frame.grid, energy=energy)

@@ -7,22 +7,28 @@ import argparse
 import time
 from pathlib import Path
 
-from .cli_dft_label import add_scf_arguments, scf_options
+from .dft import add_scf_arguments, scf_options
 
 __all__ = ["add_density_commands"]
+
+
+#: The names of asetools.io.VOLUMETRIC_FORMATS (spelled out: the parser is built without importing asetools.io).
+DENSITY_FILE_FORMATS = ["cube", "chgcar", "npz"]
 
 
 def _density(args: argparse.Namespace) -> int:
     from ase.io import read
 
-    from .calculators import DensityCalculator
+    from ..density import DensityCalculator
+    from ..io import volumetric_format
 
     atoms = read(args.structure, index=args.frame)
-    periodic = bool(atoms.pbc.all())
-    file_format = args.format or ("chgcar" if periodic else "cube")
-    output = Path(args.output) if args.output else Path(
-        "CHGCAR" if file_format == "chgcar" else f"{Path(args.structure).stem}.cube"
-    )
+    if args.output:  # the format the name says, unless --format names one
+        output = Path(args.output)
+        file_format = volumetric_format(output, args.format).name
+    else:
+        file_format = args.format or ("chgcar" if atoms.pbc.all() else "cube")
+        output = Path("CHGCAR" if file_format == "chgcar" else f"{Path(args.structure).stem}.{file_format}")
     calc = DensityCalculator(args.model, device=args.device, dtype=args.dtype)
     started = time.perf_counter()
     grid = calc.write_density(
@@ -40,7 +46,7 @@ def _density(args: argparse.Namespace) -> int:
 
 
 def _train_density(args: argparse.Namespace) -> int:
-    from .training.density import DensityRunConfig, train_density_model
+    from ..density.training import DensityRunConfig, train_density_model
 
     run = DensityRunConfig.from_yaml(args.config)
     if args.fresh:
@@ -56,8 +62,8 @@ def _train_density(args: argparse.Namespace) -> int:
 
 
 def _dft_density(args: argparse.Namespace) -> int:
-    from .config import from_dict, to_dict
-    from .data.dft import DatasetConfig, generate_density_dataset
+    from ..config import from_dict, to_dict
+    from ..density.dft import DatasetConfig, generate_density_dataset
 
     run = DatasetConfig.from_yaml(args.config) if args.config else DatasetConfig()
     settings = to_dict(run)
@@ -89,7 +95,7 @@ def _molecules_for(run, only: list[str] | None) -> dict:
     """The molecules a dataset run labels: every frame of the structure files, else ASE's G2 subset."""
     from ase.io import read
 
-    from .data.dft import g2_molecules
+    from ..density.dft import g2_molecules
 
     if run.structures:
         molecules = {}
@@ -121,9 +127,12 @@ def add_density_commands(commands: argparse._SubParsersAction) -> None:
     density.add_argument("--shape", type=int, nargs=3, metavar="N", help="grid points per cell vector (crystals)")
     density.add_argument("--padding", type=float, default=2.5, help="box margin around a molecule in Å (default 2.5)")
     density.add_argument(
-        "--format", choices=["cube", "chgcar"], help="file format (default: chgcar for crystals, cube for molecules)"
+        "--format",
+        choices=DENSITY_FILE_FORMATS,
+        help="file format (default: what --output's name says; without --output, chgcar for crystals and cube "
+        "for molecules)",
     )
-    density.add_argument("--output", help="file to write (default: <structure>.cube or CHGCAR)")
+    density.add_argument("--output", help="file to write (default: <structure>.cube, or CHGCAR for a crystal)")
     density.add_argument("--dtype", choices=["float32", "float64"], default="float32")
     density.add_argument("--device", default="cpu", help="torch device (default cpu)")
     density.set_defaults(handler=_density)

@@ -8,7 +8,7 @@ Two evaluators:
 - :func:`density_at_points` — any points, differentiable in the coefficients and exponents
   (training on sampled probe points). Pairs within each orbital's radius are found with a k-d
   tree; points are processed ``chunk_size`` at a time.
-- :func:`density_on_grid` — a whole :class:`~asetools.density_grid.DensityGrid`. On grids
+- :func:`density_on_grid` — a whole :class:`~asetools.io.grid.DensityGrid`. On grids
   whose voxel vectors lie along x, y, z it uses the separability of Gaussians,
   ``exp(−α|r−R|²) = exp(−α(x−X)²)·exp(−α(y−Y)²)·exp(−α(z−Z)²)``, with the solid harmonics
   written as monomials: each orbital costs about (l+1) operations per point of the box it
@@ -26,7 +26,7 @@ import torch
 from e3nn import o3
 from scipy.spatial import cKDTree
 
-from .orbital_basis import OrbitalBasis, solid_harmonic_monomials
+from .basis import OrbitalBasis, solid_harmonic_monomials
 
 __all__ = [
     "OrbitalExpansion", "density_at_points", "density_on_grid", "density_slabs", "electron_count", "periodic_images",
@@ -199,7 +199,7 @@ def density_on_grid(
     chunk_size: int = DEFAULT_CHUNK_POINTS,
     method: str = "auto",
 ) -> np.ndarray:
-    """ρ on every point of ``grid`` (a :class:`~asetools.density_grid.DensityGrid`), [n0, n1, n2].
+    """ρ on every point of ``grid`` (a :class:`~asetools.io.grid.DensityGrid`), [n0, n1, n2].
 
     Args:
         method: ``"separable"`` (grids along x, y, z only), ``"points"``, or ``"auto"`` (the

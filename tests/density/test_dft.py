@@ -13,13 +13,13 @@ from ase.build import molecule
 from scipy.spatial.transform import Rotation
 
 from asetools.cli import main
-from asetools.data.density import read_density_dataset, read_density_frame
-from asetools.density_grid import DensityGrid
+from asetools.density.references import read_density_dataset, read_density_frame
+from asetools.io.grid import DensityGrid
 
 pytest.importorskip("pyscf")
 
-from asetools.data import dft  # noqa: E402
-from asetools.data.dft import DFTDensityConfig, dft_density, g2_molecules, generate_density_dataset  # noqa: E402
+from asetools.density import dft  # noqa: E402
+from asetools.density.dft import DFTDensityConfig, dft_density, g2_molecules, generate_density_dataset  # noqa: E402
 
 G2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "density_g2"
 needs_g2 = pytest.mark.skipif(not (G2 / "index.json").is_file(), reason="needs ../shared/data/density_g2")

@@ -9,7 +9,7 @@ Data flow (Fu et al., "A recipe for charge density prediction"):
           ──OrbitalExpansion──▶ ρ(r) at points or on a grid (:mod:`.density_field`)
 
 The baseline holds per kind the s-orbital coefficients of a superposition of spherical atoms
-(fitted to training data before training, see :func:`asetools.training.density.fit_baseline`);
+(fitted to training data before training, see :func:`asetools.density.training.fit_baseline`);
 the network learns the rest. Coefficients of l > 0 come from l > 0 features only, so the
 density rotates with the structure.
 """
@@ -18,21 +18,23 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from typing import ClassVar
 
 import torch
 from ase import Atoms
 from e3nn import o3
 
+from ..checkpoint import read_checkpoint, restore_model
 from ..graph import AtomicGraph, build_graph
-from .base import ConfiguredModel
-from .density_field import OrbitalExpansion
-from .message_passing import InteractionBlock, natural_irreps
-from .orbital_basis import OrbitalBasis, OrbitalBasisConfig
-from .radial import BesselBasis, PolynomialCutoff
+from ..models.base import ConfiguredModel
+from .field import OrbitalExpansion
+from ..models.message_passing import InteractionBlock, natural_irreps
+from .basis import OrbitalBasis, OrbitalBasisConfig
+from ..models.radial import BesselBasis, PolynomialCutoff
 from .virtual_sites import VIRTUAL_SYMBOL, VirtualSiteConfig, with_virtual_sites
 
-__all__ = ["DensityModel", "DensityModelConfig"]
+__all__ = ["DensityModel", "DensityModelConfig", "load_density_model"]
 
 
 @dataclasses.dataclass
@@ -82,8 +84,8 @@ class DensityModelConfig:
 class DensityModel(ConfiguredModel):
     """Predicts the electron density of a structure as an orbital expansion.
 
-    Use :meth:`expansion` for a structure, then :func:`~asetools.models.density_field.density_at_points`
-    or :func:`~asetools.models.density_field.density_on_grid` (or the
+    Use :meth:`expansion` for a structure, then :func:`~asetools.density.field.density_at_points`
+    or :func:`~asetools.density.field.density_on_grid` (or the
     :class:`~asetools.calculators.DensityCalculator`).
     """
 
@@ -192,3 +194,14 @@ class DensityModel(ConfiguredModel):
             pieces.append(block[rows, kinds])
             offset += width
         return torch.cat(pieces, dim=1)
+
+
+def load_density_model(path: str | os.PathLike) -> DensityModel:
+    """Build the charge-density model stored at ``path`` (on the CPU, in its stored precision)."""
+    payload = read_checkpoint(path)
+    if payload["kind"] != DensityModel.kind:
+        raise ValueError(
+            f"checkpoint {path} holds a {payload['kind']!r} potential, not a charge-density model; "
+            "load it with asetools.checkpoint.load_potential"
+        )
+    return restore_model(DensityModel, payload, path)

@@ -3,7 +3,7 @@
 :func:`dft_density` runs one all-electron calculation (restricted for closed shells, unrestricted
 otherwise) and evaluates the density on a grid; :func:`generate_density_dataset` labels many
 molecules, with rattled copies, into the ``.npz`` + ``index.json`` layout that
-:func:`asetools.data.density.read_density_dataset` and ``asetools train-density`` read.
+:func:`asetools.density.references.read_density_dataset` and ``asetools train-density`` read.
 
 Units at the interface are those of the rest of asetools: positions and spacings in Å, densities in
 e/Å³, energies in eV. PySCF works in Bohr and Hartree; the conversions happen here only.
@@ -11,7 +11,7 @@ e/Å³, energies in eV. PySCF works in Bohr and Hartree; the conversions happen 
 Example::
 
     from ase.build import molecule
-    from asetools.data.dft import DFTDensityConfig, dft_density
+    from asetools.density.dft import DFTDensityConfig, dft_density
 
     result = dft_density(molecule("H2O"), DFTDensityConfig(xc="PBE", basis="def2-SVP", spacing=0.2))
     result.frame.grid.values  # [nx, ny, nz] e/Å³
@@ -26,67 +26,27 @@ import time
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.units import Bohr, Hartree
+from ase.units import Bohr
 
 from .._files import atomic_path
 from .._optional import optional_import, progress_bar
 from ..config import load_yaml
-from ..density_grid import DensityGrid
-from .density import DensityFrame, write_density_npz
+from ..io.grid import DensityGrid
+from ..data.scf import SCFSettings, run_scf
+from .references import DensityFrame, write_density_npz
 
 __all__ = [
     "DFTDensity",
     "DFTDensityConfig",
     "DatasetConfig",
-    "SCFResult",
-    "SCFSettings",
     "dft_density",
     "generate_density_dataset",
     "g2_molecules",
     "rattled_copies",
-    "run_scf",
 ]
-
-
-@dataclasses.dataclass
-class SCFSettings:
-    """How one Kohn-Sham calculation is run (shared by the density generator and :class:`PySCFCalc`).
-
-    Attributes:
-        xc: exchange-correlation functional, as PySCF names it (``PBE``, ``B3LYP``, ``PBE0``, ...).
-        basis: Gaussian basis set, as PySCF names it (``def2-SVP``, ``cc-pVDZ``, ...).
-        charge: total charge of every molecule, e.
-        spin: number of unpaired electrons (2S). None takes the sum of the structure's initial
-            magnetic moments when they are set (ASE's G2 radicals carry them), else 0 or 1 by the
-            parity of the electron count.
-        grid_level: PySCF's quadrature level for the exchange-correlation integrals (0-9).
-        conv_tol: SCF convergence threshold on the energy, Hartree.
-        max_cycle: SCF iterations before the second-order solver is tried.
-        threads: OpenMP threads for PySCF (None leaves PySCF's default).
-        max_memory_mb: memory PySCF may use, MB.
-    """
-
-    xc: str = "PBE"
-    basis: str = "def2-SVP"
-    charge: int = 0
-    spin: int | None = None
-    grid_level: int = 3
-    conv_tol: float = 1e-9
-    max_cycle: int = 100
-    threads: int | None = None
-    max_memory_mb: int = 4000
-
-    def __post_init__(self) -> None:
-        if self.spin is not None and self.spin < 0:
-            raise ValueError(f"spin is the number of unpaired electrons and must be >= 0, got {self.spin}")
-        if not 0 <= self.grid_level <= 9:
-            raise ValueError(f"grid_level must be between 0 and 9, got {self.grid_level}")
-        if not self.conv_tol > 0:
-            raise ValueError(f"conv_tol must be positive (Hartree), got {self.conv_tol}")
 
 
 @dataclasses.dataclass
@@ -193,101 +153,6 @@ def dft_density(
         n_electrons=float(mol.nelectron),
     )
     return DFTDensity(frame=frame, energy=scf.energy, spin=scf.spin, seconds=time.perf_counter() - started)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class SCFResult:
-    """A converged Kohn-Sham calculation.
-
-    Attributes:
-        solver: PySCF's converged mean-field object (``solver.mol`` is the molecule, in Bohr inside).
-        energy: total energy, eV.
-        spin: unpaired electrons used.
-    """
-
-    solver: Any
-    energy: float
-    spin: int
-
-
-def run_scf(atoms: Atoms, settings: SCFSettings, name: str | None = None) -> SCFResult:
-    """Converge restricted (closed shell) or unrestricted Kohn-Sham DFT for a molecule with PySCF.
-
-    Args:
-        atoms: the molecule (positions in Å). Periodic structures are refused.
-        settings: functional, basis, charge, spin and SCF controls.
-        name: what to call the molecule in messages (default: its formula).
-
-    Raises:
-        ImportError: PySCF is not installed (``pip install 'asetools[dft]'``).
-        ValueError: a periodic structure, non-finite positions, or a charge/spin the electrons
-            cannot have.
-        RuntimeError: the SCF did not converge, even with the second-order solver.
-    """
-    _check_molecule(atoms)
-    gto = optional_import("pyscf.gto", extra="dft")
-    dft = optional_import("pyscf.dft", extra="dft")
-    lib = optional_import("pyscf.lib", extra="dft")
-    if settings.threads is not None:
-        lib.num_threads(settings.threads)
-    spin = _spin_of(atoms, settings)
-    mol = gto.M(
-        atom=[(int(z), tuple(float(x) for x in position)) for z, position in zip(atoms.numbers, atoms.positions)],
-        unit="Angstrom",
-        basis=settings.basis,
-        charge=settings.charge,
-        spin=spin,
-        verbose=0,
-        max_memory=settings.max_memory_mb,
-    )
-    solver = dft.RKS(mol) if spin == 0 else dft.UKS(mol)
-    solver.xc = settings.xc
-    solver.grids.level = settings.grid_level
-    solver.conv_tol = settings.conv_tol
-    solver.max_cycle = settings.max_cycle
-    energy = solver.kernel()
-    if not solver.converged:
-        solver = solver.newton()
-        energy = solver.kernel(solver.make_rdm1())
-    if not solver.converged:
-        raise RuntimeError(
-            f"the SCF of {name or atoms.get_chemical_formula()} ({settings.xc}/{settings.basis}, spin {spin}) did "
-            f"not converge in {settings.max_cycle} iterations, nor with the second-order solver; check the "
-            "geometry, charge and spin, or raise max_cycle"
-        )
-    return SCFResult(solver=solver, energy=float(energy) * Hartree, spin=spin)
-
-
-def _check_molecule(atoms: Atoms) -> None:
-    if len(atoms) == 0:
-        raise ValueError("the structure has no atoms")
-    if atoms.pbc.any():
-        raise ValueError(
-            f"{atoms.get_chemical_formula()} is periodic (pbc={atoms.pbc.tolist()}); the DFT generator does "
-            "molecules only. Set atoms.pbc = False for an isolated molecule, or read densities of crystals "
-            "from VASP CHGCAR files"
-        )
-    if not np.all(np.isfinite(atoms.positions)):
-        raise ValueError(f"{atoms.get_chemical_formula()} has NaN or infinite positions")
-
-
-def _spin_of(atoms: Atoms, config: SCFSettings) -> int:
-    """Unpaired electrons: the configured value, the initial magnetic moments, or the parity."""
-    electrons = int(atoms.numbers.sum()) - config.charge
-    if electrons < 1:
-        raise ValueError(f"{atoms.get_chemical_formula()} with charge {config.charge} has no electrons")
-    if config.spin is not None:
-        spin = config.spin
-    elif atoms.has("initial_magmoms"):
-        spin = int(round(abs(float(atoms.get_initial_magnetic_moments().sum()))))
-    else:
-        spin = electrons % 2
-    if spin % 2 != electrons % 2 or spin > electrons:
-        raise ValueError(
-            f"{atoms.get_chemical_formula()} with charge {config.charge} has {electrons} electrons, which "
-            f"cannot have {spin} unpaired; set spin (2S) to a value of the same parity"
-        )
-    return spin
 
 
 def _density_on_points(mol, density_matrix, grid: DensityGrid, chunk_points: int) -> np.ndarray:

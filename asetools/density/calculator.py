@@ -13,25 +13,23 @@ beyond the outermost atoms. Partly periodic structures are not supported.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
-from ..density_grid import DensityGrid, grid_shape_for_spacing
-from ..io import write_chgcar, write_cube
-from ..models.density_field import (
+from ..io import DensityGrid, grid_shape_for_spacing, volumetric_format, write_volumetric
+from .field import (
     DEFAULT_CHUNK_POINTS,
     density_at_points,
     density_on_grid,
     density_slabs,
     electron_count,
 )
-from ..models.density_model import DensityModel
+from .model import DensityModel
 from ..models.memory_budget import memory_budget, parse_memory
-from .potential_calc import _parse_dtype
+from ..calculators.potential_calc import parse_dtype
 
 __all__ = ["DensityCalculator"]
 
@@ -67,13 +65,13 @@ class DensityCalculator(Calculator):
     ) -> None:
         super().__init__(**kwargs)
         if isinstance(model, (str, os.PathLike)):
-            from ..checkpoint import load_density_model
+            from .model import load_density_model
 
             model = load_density_model(model)
         if not isinstance(model, DensityModel):
             raise TypeError(f"DensityCalculator needs a DensityModel or its checkpoint path, got {type(model).__name__}")
         self.device = torch.device(device)
-        self.model = model.to(device=self.device, dtype=_parse_dtype(dtype)).eval()
+        self.model = model.to(device=self.device, dtype=parse_dtype(dtype)).eval()
         self.chunk_size = int(chunk_size)
         self.max_memory = max_memory if max_memory == "auto" else parse_memory(max_memory)
         self._expansion = None
@@ -155,25 +153,17 @@ class DensityCalculator(Calculator):
     ) -> DensityGrid:
         """Write the predicted density to a cube or CHGCAR file, computed and written slab by slab.
 
-        ``format`` is ``"cube"`` or ``"chgcar"``; by default ``.cube``/``.cub`` files are cube and
-        anything else CHGCAR. The file appears atomically when complete. Returns the (value-less)
-        grid that was written.
+        ``format`` names a format of :data:`asetools.io.VOLUMETRIC_FORMATS` (``"cube"``,
+        ``"chgcar"``, ``"npz"``); by default the path says it (``.cube``, ``CHGCAR``, ...). The
+        file appears atomically when complete. Returns the (value-less) grid that was written.
         """
         atoms = self._atoms_or_own(atoms)
-        path = Path(path)
-        if format is None:
-            format = "cube" if path.suffix.lower() in (".cube", ".cub") else "chgcar"
-        if format not in ("cube", "chgcar"):
-            raise ValueError(f"unknown density file format {format!r}; use 'cube' or 'chgcar'")
+        fmt = volumetric_format(path, format)  # a bad format fails before any work
         grid = self.grid_for(atoms, spacing, shape, padding)
         expansion = self._expansion_of(atoms)
-        axis = 0 if format == "cube" else 2
-        slabs = density_slabs(self.model.basis, expansion, grid, axis, points_per_slab, self.chunk_size)
+        slabs = density_slabs(self.model.basis, expansion, grid, fmt.slab_axis, points_per_slab, self.chunk_size)
         comment = f"{atoms.get_chemical_formula()} electron density predicted by asetools"
-        if format == "cube":
-            write_cube(path, grid, comment=comment, slabs=slabs)
-        else:
-            write_chgcar(path, grid, comment=comment, slabs=slabs)
+        write_volumetric(path, grid, fmt.name, comment=comment, slabs=slabs)
         return grid
 
     def _atoms_or_own(self, atoms: Atoms | None) -> Atoms:

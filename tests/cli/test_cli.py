@@ -11,7 +11,7 @@ def test_info_describes_a_checkpoint(tmp_path, capsys):
     path = save_checkpoint(LennardJones(species=["Ar", "Kr"], cutoff=7.0), tmp_path / "lj.pt", {"note": "test"})
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "LennardJones" in out and "Ar Kr" in out and "7.0 Å" in out and "test" in out
+    assert "lennard_jones" in out and "Ar Kr" in out and "7.0 Å" in out and "test" in out
 
 
 def test_info_reports_a_missing_file(tmp_path, capsys):

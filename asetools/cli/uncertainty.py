@@ -42,9 +42,9 @@ def print_uncertainty_fit(fit) -> None:
 
 
 def _fit_uncertainty(args: argparse.Namespace) -> int:
-    from .checkpoint import add_uncertainty, load_checkpoint
-    from .data.frames import LabelKeys, read_labelled_frames
-    from .uncertainty import fit_uncertainty
+    from ..checkpoint import add_uncertainty, load_checkpoint
+    from ..data.frames import LabelKeys, read_labelled_frames
+    from ..uncertainty import fit_uncertainty
 
     if args.components is not None and args.components < 1:
         raise ValueError(f"--components: need at least 1, got {args.components}")
@@ -81,7 +81,7 @@ def _fit_uncertainty(args: argparse.Namespace) -> int:
     print(f"wrote the uncertainty into {output}")
     plot = Path(args.plot) if args.plot else output.with_name(output.stem + "_uncertainty.png")
     try:
-        from .uncertainty.plots import plot_uncertainty_fit
+        from ..uncertainty.plots import plot_uncertainty_fit
 
         plot_uncertainty_fit(fit, plot)
         print(f"wrote {plot}")
@@ -94,7 +94,7 @@ def parse_scan(text: str):
     """``KIND:INDICES[:START:STOP:POINTS]``, e.g. ``dihedral:0,1,2,3:-180:180:37`` -> (coordinate, values or None)."""
     import numpy as np
 
-    from .analysis.scan_coordinates import InternalCoordinate
+    from ..analysis.scan_coordinates import InternalCoordinate
 
     fields = text.split(":")
     if len(fields) not in (2, 5):
@@ -114,7 +114,7 @@ def parse_scan(text: str):
 
 
 def _map_calculator(path: Path, device: str, dtype: str):
-    from .calculators import EnsembleCalc, PotentialCalc
+    from ..calculators import EnsembleCalc, PotentialCalc
 
     if path.is_dir():
         return EnsembleCalc.from_directory(path, device=device, dtype=dtype)
@@ -126,7 +126,7 @@ def _map_calculator(path: Path, device: str, dtype: str):
 def _uq_map(args: argparse.Namespace) -> int:
     from ase.io import read
 
-    from .analysis.uncertainty_map import plot_uncertainty_map, uncertainty_map
+    from ..analysis.uncertainty_map import plot_uncertainty_map, uncertainty_map
 
     if len(args.scan) > 2:
         raise ValueError(f"--scan: a map has one or two coordinates, got {len(args.scan)}")

@@ -10,10 +10,11 @@ import pytest
 import torch
 from ase.build import molecule
 
-from asetools.checkpoint import load_checkpoint, load_density_model, save_checkpoint
+from asetools.checkpoint import load_checkpoint, save_checkpoint
+from asetools.density import load_density_model
 from asetools.config import from_dict
-from asetools.models.density_model import DensityModel, DensityModelConfig
-from asetools.training.density import (
+from asetools.density.model import DensityModel, DensityModelConfig
+from asetools.density.training import (
     DensityDataConfig,
     DensityFitConfig,
     DensityRunConfig,
@@ -116,7 +117,7 @@ def test_density_weighted_sampling_is_unbiased(density_helpers):
     """Points drawn partly by density, reweighted, estimate the grid's mean |error| without bias."""
     import numpy as np
 
-    from asetools.training.density import PointSampler
+    from asetools.density.training import PointSampler
 
     frame = density_helpers.frames(density_helpers.teacher(), copies=1)[0]
     error = np.random.default_rng(0).normal(size=frame.grid.num_points) ** 2  # any per-point quantity
@@ -165,9 +166,9 @@ def test_nmape_loss_is_the_frame_nmape(density_helpers):
 
 def test_weight_average_pairs_weights_by_name(tmp_path):
     """The EMA of a model with l = 3 features (e3nn modules that change when deep-copied) saves and loads."""
-    from asetools.models.density_model import DensityModelConfig
-    from asetools.models.orbital_basis import OrbitalBasisConfig
-    from asetools.training.density import WeightAverage
+    from asetools.density.model import DensityModelConfig
+    from asetools.density.basis import OrbitalBasisConfig
+    from asetools.density.training import WeightAverage
 
     model = DensityModel(DensityModelConfig(species=["H", "O"], basis=OrbitalBasisConfig(beta=3.0, default_l_max=3), channels=4, l_max=3, num_layers=1))
     average = WeightAverage(model, decay=0.5)
@@ -191,7 +192,7 @@ def test_weight_average_pairs_weights_by_name(tmp_path):
 
 
 def test_time_schedule_anneals_over_the_budget():
-    from asetools.training.density import _learning_rate
+    from asetools.density.training import _learning_rate
 
     by_time = DensityFitConfig(learning_rate=1e-2, min_learning_rate=1e-4, schedule="time", max_seconds=100.0)
     by_epochs = DensityFitConfig(learning_rate=1e-2, min_learning_rate=1e-4)
@@ -231,10 +232,10 @@ def test_baseline_has_a_physical_nuclear_cusp():
     line out of the oxygen nucleus.
     """
     pytest.importorskip("pyscf")
-    from asetools.data.density import read_density_dataset
-    from asetools.data.dft import dft_density
-    from asetools.density_grid import DensityGrid
-    from asetools.models.density_field import density_at_points
+    from asetools.density.references import read_density_dataset
+    from asetools.density.dft import dft_density
+    from asetools.io.grid import DensityGrid
+    from asetools.density.field import density_at_points
 
     frames = read_density_dataset(G2, molecules=["CH3OH", "HCOOH", "CH3CHO", "CO2", "H2CO", "CH4", "C2H6"])
     water = molecule("H2O")

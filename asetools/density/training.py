@@ -27,11 +27,11 @@ import torch
 
 from .._files import atomic_path
 from .._optional import progress_bar
-from ..checkpoint import load_density_model, read_checkpoint, save_checkpoint
+from ..checkpoint import read_checkpoint, save_checkpoint
 from ..config import from_dict, load_yaml, relative_to
-from ..data.density import DensityFrame, read_density_dataset, split_by_molecule
-from ..models.density_field import density_at_points, density_on_grid, electron_count
-from ..models.density_model import DensityModel, DensityModelConfig
+from .references import DensityFrame, read_density_dataset, split_by_molecule
+from .field import density_at_points, density_on_grid, electron_count
+from .model import DensityModel, DensityModelConfig, load_density_model
 
 __all__ = [
     "DensityDataConfig",
