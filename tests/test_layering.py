@@ -125,3 +125,109 @@ def test_moved_names_still_import_from_their_old_place_with_a_warning(old, new, 
     with pytest.warns(DeprecationWarning, match=f"moved to {new}"):
         moved = getattr(importlib.import_module(old), name)
     assert moved is getattr(importlib.import_module(new), name)
+
+
+def _documented_packages():
+    for init in sorted(PACKAGE.rglob("__init__.py")):
+        yield init.parent
+
+
+@pytest.mark.parametrize("package", list(_documented_packages()), ids=lambda p: p.relative_to(PACKAGE.parent).as_posix())
+def test_every_package_docstring_names_what_it_holds(package):
+    # Each public module and subpackage appears in its package's docstring as ``.name``
+    # (``:mod:`.frames```, ``asetools.graph``), so a room that gains a module says so.
+    import re
+
+    docstring = ast.get_docstring(ast.parse((package / "__init__.py").read_text(encoding="utf-8"))) or ""
+    members = [p.stem for p in package.glob("*.py") if not p.stem.startswith("_")]
+    members += [p.name for p in package.iterdir() if (p / "__init__.py").is_file()]
+    missing = [name for name in members if not re.search(rf"\.{name}\b", docstring)]
+    assert not missing, f"{package.name}/__init__.py's docstring does not say it holds {missing}"
+
+
+def _module_level_imports(path: Path) -> set[str]:
+    """Modules the file at ``path`` imports when it is itself imported (not in functions or TYPE_CHECKING)."""
+    module, is_package = _module_name(path)
+    package = module if is_package else module.rpartition(".")[0]
+    found = set()
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    statements = list(tree.body)
+    while statements:
+        node = statements.pop()
+        if isinstance(node, (ast.Try, ast.With)):
+            statements.extend(node.body)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" not in ast.unparse(node.test):
+            statements.extend(node.body + node.orelse)
+        if isinstance(node, ast.ImportFrom):
+            base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+            target = ".".join(base + ([node.module] if node.module else [])) if node.level else node.module or ""
+            if target.startswith("asetools"):
+                for alias in node.names:
+                    submodule = f"{target}.{alias.name}"
+                    exists = (PACKAGE.parent / Path(*submodule.split("."))).with_suffix(".py").is_file() or (
+                        PACKAGE.parent / Path(*submodule.split(".")) / "__init__.py"
+                    ).is_file()
+                    found.add(submodule if exists else target)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names if alias.name.startswith("asetools"))
+    return found
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Import cycles of ``graph`` (module -> modules it imports), each as the modules around it."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    cycles = []
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                cycles.append(trail[trail.index(target):] + [target])
+            elif target not in state and target in graph:
+                visit(target, trail + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return cycles
+
+
+def test_no_import_cycle_between_modules():
+    graph = {_module_name(path)[0]: _module_level_imports(path) for path in PACKAGE.rglob("*.py")}
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c", "a"]]  # the finder finds
+    cycles = _cycles(graph)
+    assert not cycles, "module import cycles:\n" + "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_the_imports_and_commands_users_have_keep_working():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from asetools.calculators import (  # noqa: F401
+            AllegroCalc,
+            DensityCalculator,
+            EnsembleCalc,
+            MTSCalc,
+            PotentialCalc,
+            ValenceCalc,
+        )
+        from asetools.models import Allegro, DensityModel, NequIP, OrbitalBasisConfig, Potential  # noqa: F401
+    import asetools.density
+    from asetools.cli import build_parser
+
+    assert DensityCalculator is asetools.density.DensityCalculator and DensityModel is asetools.density.DensityModel
+    commands = build_parser()._subparsers._group_actions[0].choices
+    assert set(commands) == {
+        "info", "train", "evaluate", "rdf", "msd", "fit-uncertainty", "uq-map", "lammps-md", "density",
+        "train-density", "dft-density", "dft-label", "valence-fit",
+    }
+
+
+def test_the_command_line_parser_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; from asetools.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"

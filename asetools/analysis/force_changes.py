@@ -4,7 +4,8 @@ RESPA integrates the slow force with the outer step and holds it constant in
 between; it is accurate while the slow force changes little over that step. The
 RMS of ``F(t + τ) - F(t)`` against the lag ``τ``, for the fast and the slow part,
 shows how smooth the slow part is: for a good split the slow force changes far
-less over 1–4 fs than the fast one.
+less over 1–4 fs than the fast one. :func:`probe_force_split` runs the short MD that
+records both parts and measures them in one call.
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from ase import Atoms
 
 from .._output import pyplot, save_png
+from ..integrators.force_sampling import sample_split_forces
 
-
-__all__ = ["DEFAULT_LAGS_FS", "ForceChanges", "force_changes", "force_split_report", "plot_force_changes"]
+__all__ = [
+    "DEFAULT_LAGS_FS",
+    "ForceChanges",
+    "force_changes",
+    "force_split_report",
+    "plot_force_changes",
+    "probe_force_split",
+]
 
 #: Lags in fs that span the outer steps worth trying for molecular systems.
 DEFAULT_LAGS_FS = (1.0, 2.0, 3.0, 4.0)
@@ -104,3 +113,26 @@ def plot_force_changes(fast: ForceChanges, slow: ForceChanges, path: str | os.Pa
     axes.set_ylim(bottom=0)
     axes.legend(title="force, meV/Å")
     save_png(figure, path)
+
+
+def probe_force_split(
+    atoms: Atoms, calc, steps: int, timestep_fs: float, temperature_K: float
+) -> tuple[ForceChanges, ForceChanges] | None:
+    """How much a split's fast and slow forces change over 1–4 fs along a short Langevin run.
+
+    Args:
+        atoms: the starting structure (not changed).
+        calc: a calculator with ``fast_forces`` and ``slow_forces`` results
+            (:class:`~asetools.calculators.MTSCalc`).
+        steps: recorded MD steps of ``timestep_fs`` (fs) at ``temperature_K`` (K), after the
+            equilibration of :func:`~asetools.integrators.sample_split_forces`.
+
+    Returns:
+        the fast and the slow part's :class:`ForceChanges` at the lags of
+        :data:`DEFAULT_LAGS_FS` the run resolves, or None when it is too short for a 1 fs lag.
+    """
+    fast, slow = sample_split_forces(atoms, calc, steps=steps, timestep_fs=timestep_fs, temperature_K=temperature_K)
+    lags = [lag for lag in DEFAULT_LAGS_FS if round(lag / timestep_fs) < len(fast)]
+    if not lags:
+        return None
+    return force_changes(fast, timestep_fs, lags), force_changes(slow, timestep_fs, lags)

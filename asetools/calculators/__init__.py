@@ -1,5 +1,12 @@
-"""ASE calculators: asetools energy models (one, a multiple-time-step split, an ensemble, the
-valence force field) and PySCF's Kohn-Sham DFT for molecules.
+"""ASE calculators: asetools energy models, their splits and ensembles, and PySCF's DFT.
+
+- :mod:`.potential_calc` -- :class:`PotentialCalc`, the one calculator over any asetools
+  energy model (energy, forces, stress, per-atom energies, uncertainty on request);
+- :mod:`.allegro_calc` -- :class:`AllegroCalc`, the same for Allegro checkpoints;
+- :mod:`.mts_calc` -- :class:`MTSCalc`, a fast and a slow part seen as one, for RESPA;
+- :mod:`.ensemble_calc` -- :class:`EnsembleCalc`, a deep ensemble's mean and spread;
+- :mod:`.valence_calc` -- :class:`ValenceCalc`, a fitted valence force field;
+- :mod:`.pyscf_calc` -- :class:`PySCFCalc`, Kohn-Sham DFT of molecules (the ``[dft]`` extra).
 
 The charge-density calculator lives in :mod:`asetools.density` (``DensityCalculator``); the old
 ``asetools.calculators.DensityCalculator`` still resolves there, with a ``DeprecationWarning``.

@@ -1,6 +1,6 @@
-"""An ASE calculator that predicts electron densities with a trained :class:`~asetools.models.DensityModel`.
+"""An ASE calculator that predicts electron densities with a trained :class:`~asetools.density.DensityModel`.
 
-    >>> from asetools.calculators import DensityCalculator
+    >>> from asetools.density import DensityCalculator
     >>> calc = DensityCalculator("best.pt")
     >>> grid = calc.get_density(atoms, spacing=0.1)          # DensityGrid, e/Å³
     >>> calc.write_density("density.cube", atoms, spacing=0.1)  # streamed to disk, for VESTA
@@ -41,7 +41,7 @@ class DensityCalculator(Calculator):
     """Electron densities of structures from a density model.
 
     Args:
-        model: a :class:`~asetools.models.DensityModel` or the path of its checkpoint.
+        model: a :class:`~asetools.density.DensityModel` or the path of its checkpoint.
         device: torch device of the model and the evaluation.
         dtype: ``"float32"`` or ``"float64"`` for the network (grids are accumulated in float64).
         chunk_size: points evaluated together by the point evaluator (bounds its memory).

@@ -86,7 +86,7 @@ class DensityModel(ConfiguredModel):
 
     Use :meth:`expansion` for a structure, then :func:`~asetools.density.field.density_at_points`
     or :func:`~asetools.density.field.density_on_grid` (or the
-    :class:`~asetools.calculators.DensityCalculator`).
+    :class:`~asetools.density.DensityCalculator`).
     """
 
     kind: ClassVar[str] = "density"

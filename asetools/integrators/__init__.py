@@ -1,9 +1,8 @@
 """Molecular-dynamics integrators built on ``ase.md``: multiple-time-step RESPA.
 
-- :class:`MTSVelocityVerlet`: NVE, reversible RESPA (impulse) velocity Verlet.
-- :class:`MTSLangevin`: NVT, BAOAB-RESPA with the thermostat at the inner level.
-
-:func:`sample_split_forces` records both parts' forces along a short run.
+- :mod:`.respa` -- :class:`MTSVelocityVerlet`: NVE, reversible RESPA (impulse) velocity Verlet;
+- :mod:`.langevin` -- :class:`MTSLangevin`: NVT, BAOAB-RESPA with the thermostat at the inner level;
+- :mod:`.force_sampling` -- :func:`sample_split_forces` records both parts' forces along a short run.
 
 Both integrators take a calculator that splits its forces into ``fast_forces`` and
 ``slow_forces``, such as :class:`asetools.calculators.MTSCalc`.

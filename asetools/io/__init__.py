@@ -1,7 +1,9 @@
-"""Volumetric data: the grid type (:class:`DensityGrid`) and its files, cube, CHGCAR and ``.npz``.
+"""Volumetric data: the grid type and its files, cube, CHGCAR and ``.npz``.
 
-Read and write through the one format table of :mod:`.formats` (:func:`read_volumetric`,
-:func:`write_volumetric`); the per-format functions are here too for callers that want one.
+- :mod:`.grid` -- :class:`DensityGrid`, a scalar field on a regular grid with its structure;
+- :mod:`.formats` -- the one format table (:func:`read_volumetric`, :func:`write_volumetric`);
+- :mod:`.cube`, :mod:`.chgcar`, :mod:`.npz` -- each format's reader and writer, for callers
+  that want one.
 """
 
 from .chgcar import read_chgcar, write_chgcar

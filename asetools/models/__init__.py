@@ -1,17 +1,31 @@
 """Energy models (graph -> per-atom energies) and the :class:`Potential` that derives forces and stress.
 
-Three kinds of module live here:
+Layers, each one concept:
 
-- layers: :mod:`.mlp`, :mod:`.radial`, :mod:`.tensor_product`, :mod:`.zbl`, :mod:`.scale_shift`,
-  :mod:`.message_passing` (the interaction block), :mod:`.base` (the model protocol);
-- assembled models: :class:`Allegro`, the message-passing presets (:class:`NequIP`,
-  :class:`BOTNet`, :class:`MessagePassing`), :class:`LennardJones`, :class:`EmbeddedAtom` and the
-  co-trained :class:`MTSPair`;
-- the evaluation engine: :class:`Potential` (forces, stress, blocked evaluation),
-  :mod:`.local`, :mod:`.neighbour_slots` and :mod:`.memory_budget`.
+- :mod:`.base` -- the model protocol (a typed config; ``forward(graph) -> [N]`` energies);
+- :mod:`.mlp`, :mod:`.radial`, :mod:`.tensor_product`, :mod:`.scale_shift`, :mod:`.zbl` --
+  perceptrons, radial bases and cutoffs, Clebsch-Gordan products, per-species scaling, ZBL;
+- :mod:`.message_passing` -- the equivariant interaction block;
+- :mod:`.config_checks` -- checks the trainable models' configs share.
+
+Assembled models:
+
+- :mod:`.allegro` -- :class:`Allegro`, strictly local;
+- :mod:`.equivariant_mpnn` -- :class:`NequIP`, :class:`BOTNet` and :class:`MessagePassing`;
+- :mod:`.lennard_jones`, :mod:`.embedded_atom` -- :class:`LennardJones`, :class:`EmbeddedAtom`;
+- :mod:`.mts_pair` -- :class:`MTSPair`, a co-trained fast and slow model;
+- :mod:`.kinds` -- the kind names checkpoints and configs use (and the old ones).
+
+The evaluation engine:
+
+- :mod:`.potential` -- :class:`Potential`: energy, forces, stress, blocked evaluation;
+- :mod:`.local` -- strictly local models' per-atom environments;
+- :mod:`.neighbour_slots`, :mod:`.memory_budget` -- the dense edge layout and the block size
+  a memory budget allows.
 
 Charge-density models live in :mod:`asetools.density`, the valence force field in
-:mod:`asetools.valence`.
+:mod:`asetools.valence`; the density names imported from here still resolve there, with a
+``DeprecationWarning``.
 """
 
 from .._moved import moved_names
