@@ -42,7 +42,7 @@ from mts_systems import SYSTEMS
 
 from asetools.analysis.force_changes import DEFAULT_LAGS_FS, force_changes
 from asetools.calculators import PotentialCalc
-from asetools.models.valence import DEFAULT_ORDERS, ValenceForceField, ValenceTopology, fit_valence_force_field
+from asetools.valence import DEFAULT_ORDERS, ValenceForceField, ValenceTopology, fit_valence_force_field
 from asetools.training.config import load_train_config
 
 #: name -> (keyword arguments of fit_valence_force_field, description).

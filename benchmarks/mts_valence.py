@@ -9,7 +9,7 @@ from pathlib import Path
 import ase.io
 
 from asetools.calculators import MTSCalc, PotentialCalc, ValenceCalc
-from asetools.models.valence import fit_valence_force_field
+from asetools.valence import fit_valence_force_field
 from asetools.training.config import load_train_config
 
 #: ``--valence`` choices: which forces the valence force field is fitted to.

@@ -42,7 +42,7 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from asetools.analysis import Topology, internal_coordinates
 from asetools.calculators import MTSCalc, PotentialCalc, ValenceCalc
 from asetools.integrators import MTSLangevin
-from asetools.models.valence import fit_valence_force_field
+from asetools.valence import fit_valence_force_field
 from asetools.training.config import (
     DataConfig,
     ModelSection,

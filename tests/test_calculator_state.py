@@ -7,7 +7,7 @@ from ase.calculators.calculator import compare_atoms
 
 from asetools.calculators import ValenceCalc
 from asetools.calculators._state import system_changes
-from asetools.models.valence import fit_valence_force_field
+from asetools.valence import fit_valence_force_field
 
 
 @pytest.mark.parametrize(

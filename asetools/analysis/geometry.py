@@ -14,9 +14,10 @@ from dataclasses import dataclass
 import numpy as np
 from ase import Atoms
 from ase.geometry import find_mic
-from ase.neighborlist import natural_cutoffs, neighbor_list
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
+
+from ..valence import BondGraph, term_type
 
 __all__ = ["Topology", "bond_lengths", "dihedral_angles", "internal_coordinates"]
 
@@ -40,22 +41,28 @@ class Topology:
 
     @classmethod
     def from_atoms(cls, atoms: Atoms, scale: float = 1.2) -> Topology:
-        """Atoms closer than ``scale`` times the sum of their covalent radii (ASE's) are bonded."""
+        """Atoms closer than ``scale`` times the sum of their covalent radii (ASE's) are bonded.
+
+        The bonds are those of the valence force field (:class:`asetools.valence.BondGraph`),
+        each pair once and periodic images not told apart: a bond of an atom to its own image
+        is left out, and the dihedrals are found from the pairs alone.
+        """
         if len(atoms) == 0:
             raise ValueError("cannot find the topology of an empty structure")
-        first, second = neighbor_list("ij", atoms, natural_cutoffs(atoms, mult=scale))
-        keep = first < second
-        bonds = np.stack([first[keep], second[keep]], axis=1).astype(np.int64)
+        found = BondGraph.from_atoms(atoms, scale)
+        keep = found.first < found.second
+        bonds = np.stack([found.first[keep], found.second[keep]], axis=1).astype(np.int64)
         order = np.lexsort((bonds[:, 1], bonds[:, 0]))
         bonds = bonds[order]
         graph = coo_matrix((np.ones(len(bonds)), (bonds[:, 0], bonds[:, 1])), shape=(len(atoms), len(atoms)))
         _, molecule = connected_components(graph, directed=False)
-        return cls(tuple(atoms.get_chemical_symbols()), bonds, _proper_dihedrals(bonds, len(atoms)), molecule)
+        # without shifts, the chains are those of distinct atoms: i != k, l not in (i, j)
+        dihedrals, _ = BondGraph.of_bonds(bonds, len(atoms)).dihedrals()
+        return cls(tuple(atoms.get_chemical_symbols()), bonds, dihedrals.astype(np.int64), molecule)
 
     def label(self, indices) -> str:
         """Element symbols of ``indices`` joined by ``-``, read in the direction that sorts first."""
-        forward = [self.symbols[i] for i in indices]
-        return "-".join(min(forward, forward[::-1]))
+        return term_type(*(self.symbols[i] for i in indices))
 
     def groups(self, kind: str) -> dict[str, np.ndarray]:
         """``kind`` ("bonds" or "dihedrals"): label -> the rows of that kind with this label."""
@@ -81,22 +88,6 @@ class Topology:
             (self.dihedrals[None] + offsets[:, None, None]).reshape(-1, 4),
             (self.molecule[None] + self.n_molecules * np.arange(copies)[:, None]).reshape(-1),
         )
-
-
-def _proper_dihedrals(bonds: np.ndarray, n_atoms: int) -> np.ndarray:
-    neighbours: list[list[int]] = [[] for _ in range(n_atoms)]
-    for i, j in bonds:
-        neighbours[i].append(int(j))
-        neighbours[j].append(int(i))
-    dihedrals = [
-        (i, j, k, l)
-        for j, k in bonds
-        for i in neighbours[j]
-        if i != k
-        for l in neighbours[k]  # noqa: E741
-        if l not in (j, i)
-    ]
-    return np.array(dihedrals, dtype=np.int64).reshape(-1, 4)
 
 
 def _vectors(positions: np.ndarray, start: np.ndarray, end: np.ndarray, cell, pbc) -> np.ndarray:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 
-from ..models.valence import BoundValenceForceField, ValenceForceField, ValenceTopology
+from ..valence import BoundValenceForceField, ValenceForceField, ValenceTopology
 from ._state import QuickStateCheck
 
 __all__ = ["ValenceCalc"]
 
 
 class ValenceCalc(QuickStateCheck, Calculator):
-    """Energy (eV) and forces (eV/Å) of a :class:`~asetools.models.valence.ValenceForceField`.
+    """Energy (eV) and forces (eV/Å) of a :class:`~asetools.valence.ValenceForceField`.
 
     The bonds are found from the first structure the calculator sees (or given as
     ``topology``) and then kept: during MD they must not change, and a structure with
@@ -23,7 +23,7 @@ class ValenceCalc(QuickStateCheck, Calculator):
     as the whole energy: ``MTSCalc.from_total(ValenceCalc(field), full_model_calc)``.
 
     Args:
-        force_field: the fitted parameters (:func:`~asetools.models.valence.fit_valence_force_field`).
+        force_field: the fitted parameters (:func:`~asetools.valence.fit_valence_force_field`).
         topology: bonds and angles to use instead of those found from the first structure.
     """
 

@@ -11,7 +11,7 @@ import numpy as np
 def _valence_fit(args: argparse.Namespace) -> int:
     from ase.io import read
 
-    from ..models.valence import DEFAULT_BOND_SCALE, DEFAULT_ORDERS, SHARED_KINDS, fit_valence_force_field
+    from ..valence import DEFAULT_BOND_SCALE, DEFAULT_ORDERS, SHARED_KINDS, fit_valence_force_field
 
     frames = [atoms for path in args.data for atoms in read(path, index=args.index)]
     orders = dict(DEFAULT_ORDERS)

@@ -12,11 +12,11 @@ from scipy.spatial.transform import Rotation
 
 from asetools.calculators import MTSCalc, ValenceCalc
 from asetools.cli import main
-from asetools.models.valence import (
+from asetools.valence import (
     DEFAULT_ORDERS,
     ValenceForceField,
     ValenceTopology,
-    _coordinates,
+    coordinates_of,
     fit_valence_force_field,
     labile_atom_types,
 )
@@ -541,7 +541,7 @@ def test_proton_bends_at_either_oxygen(acetylacetone, acetylacetone_field):
     assert sorted(bends[:, 1]) == sorted([first, second]) and set(bends[:, 2]) == {proton}
     for carbon, oxygen, _, _ in bends:
         assert atoms[carbon].symbol == "C" and atoms.get_distance(carbon, oxygen) < 1.5
-    cosines, _ = _coordinates(topology, "shared_bend", atoms.positions, atoms.cell.array)
+    cosines, _ = coordinates_of(topology, "shared_bend", atoms.positions, atoms.cell.array)
     angles = [atoms.get_angle(carbon, oxygen, proton) for carbon, oxygen, _, _ in bends]
     np.testing.assert_allclose(cosines, np.cos(np.radians(angles)), atol=1e-12)
 
