@@ -21,10 +21,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asetools.density.references import read_density_dataset, split_by_molecule
-from asetools.io.grid import DensityGrid
 from asetools.density.field import density_on_grid
 from asetools.density.model import DensityModel
+from asetools.density.references import read_density_dataset, split_by_molecule
 from asetools.density.training import (
     LOSS_UNITS,
     DensityDataConfig,
@@ -35,6 +34,7 @@ from asetools.density.training import (
     train_density_model,
     training_only_frames,
 )
+from asetools.io.grid import DensityGrid
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "density_g2"
 

@@ -68,6 +68,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from ase import Atoms
+from mts_md import common_record_interval, nve, record_interval
+from mts_systems import SYSTEMS, DataFiles, concatenated_frames
+from mts_valence import add_valence_option, valence_splits
+from timing import force_call_seconds
 
 from asetools.analysis.force_changes import force_changes
 from asetools.calculators import MTSCalc, PotentialCalc
@@ -87,10 +91,6 @@ from asetools.training.config import (
 )
 from asetools.training.evaluate import evaluate_model
 from asetools.training.run import FAST_DIRECTORY, train_from_config
-from mts_md import common_record_interval, nve, record_interval
-from mts_systems import SYSTEMS, DataFiles, concatenated_frames
-from mts_valence import add_valence_option, valence_splits
-from timing import force_call_seconds
 
 #: The single model and the pair's slow model, by ``--size``. ``small`` is the size of every
 #: run before 2026-12-06; ``large`` costs about four times as much per force call (three

@@ -42,8 +42,8 @@ from mts_systems import SYSTEMS
 
 from asetools.analysis.force_changes import DEFAULT_LAGS_FS, force_changes
 from asetools.calculators import PotentialCalc
-from asetools.valence import DEFAULT_ORDERS, ValenceForceField, ValenceTopology, fit_valence_force_field
 from asetools.training.config import load_train_config
+from asetools.valence import DEFAULT_ORDERS, ValenceForceField, ValenceTopology, fit_valence_force_field
 
 #: name -> (keyword arguments of fit_valence_force_field, description).
 _UNBENT = {**DEFAULT_ORDERS, "shared_bend": 0, "shared_bend_cross": 0}

@@ -9,8 +9,8 @@ from pathlib import Path
 import ase.io
 
 from asetools.calculators import MTSCalc, PotentialCalc, ValenceCalc
-from asetools.valence import fit_valence_force_field
 from asetools.training.config import load_train_config
+from asetools.valence import fit_valence_force_field
 
 #: ``--valence`` choices: which forces the valence force field is fitted to.
 VALENCE_LABELS = {"data": "the training file's reference forces", "single": "the single model's forces"}

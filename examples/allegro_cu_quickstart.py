@@ -44,13 +44,12 @@ from ase.md.verlet import VelocityVerlet
 
 from asetools.analysis import diffusivity, msd, plot_msd, plot_rdf, plot_uncertainty_map, rdf, uncertainty_map
 from asetools.calculators import AllegroCalc
-from asetools.density import DensityCalculator
 from asetools.checkpoint import save_checkpoint
 from asetools.data import dataset_statistics, emt_copper_dataset
+from asetools.density import DensityCalculator
 from asetools.models import Allegro, AllegroConfig, Potential
 from asetools.training import fit
 from asetools.uncertainty import fit_uncertainty
-
 
 RECORD_EVERY = 2  # MD steps between trajectory frames
 DENSITY_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "density_g2"

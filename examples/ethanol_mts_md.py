@@ -42,7 +42,6 @@ from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from asetools.analysis import Topology, internal_coordinates
 from asetools.calculators import MTSCalc, PotentialCalc, ValenceCalc
 from asetools.integrators import MTSLangevin
-from asetools.valence import fit_valence_force_field
 from asetools.training.config import (
     DataConfig,
     ModelSection,
@@ -52,6 +51,7 @@ from asetools.training.config import (
     TrainRunConfig,
 )
 from asetools.training.run import train_from_config
+from asetools.valence import fit_valence_force_field
 
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "botnet" / "ethanol"
 

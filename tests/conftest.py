@@ -11,9 +11,9 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from ase.cluster import Icosahedron
 
+from asetools.density import DensityModel, DensityModelConfig, OrbitalBasisConfig, density_on_grid
 from asetools.density.references import DensityFrame
 from asetools.io.grid import DensityGrid
-from asetools.density import DensityModel, DensityModelConfig, OrbitalBasisConfig, density_on_grid
 from asetools.models import Allegro, AllegroConfig
 
 ARGON = dict(sigma=3.4, epsilon=0.0104, cutoff=8.5)

@@ -14,8 +14,8 @@ Only the uncertainty map and the force-split probe need a model (a calculator pa
 from .diffusion import MSD, Diffusivity, diffusivity, msd, plot_msd, unwrap
 from .force_changes import ForceChanges, force_changes, force_split_report, plot_force_changes, probe_force_split
 from .geometry import Topology, bond_lengths, dihedral_angles, internal_coordinates
-from .scan_coordinates import InternalCoordinate, set_internal_coordinates
 from .rdf import RDF, plot_rdf, rdf
+from .scan_coordinates import InternalCoordinate, set_internal_coordinates
 from .uncertainty_map import UncertaintyMap, default_scan_values, plot_uncertainty_map, uncertainty_map
 
 __all__ = [

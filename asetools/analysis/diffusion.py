@@ -23,9 +23,9 @@ import scipy.fft
 from ase import Atoms, units
 from ase.data import atomic_numbers
 
-from ..graph import checked_geometry
 from .._output import pyplot, save_png, write_columns
 from ..data.trajectory import iterate_frames
+from ..graph import checked_geometry
 
 __all__ = ["MSD", "Diffusivity", "diffusivity", "msd", "msd_fft", "plot_msd", "unwrap"]
 

@@ -31,9 +31,9 @@ from ase import Atoms
 from ase.data import atomic_numbers
 from scipy.spatial import cKDTree
 
-from ..graph import checked_geometry, neighbour_pairs
 from .._output import pyplot, save_png, write_columns
 from ..data.trajectory import iterate_frames
+from ..graph import checked_geometry, neighbour_pairs
 
 __all__ = ["RDF", "plot_rdf", "rdf"]
 

@@ -10,8 +10,8 @@ import time
 def _dft_label(args: argparse.Namespace) -> int:
     from ase.io import read
 
-    from ..data.scf import SCFSettings
     from ..data.dft_labels import label_structures
+    from ..data.scf import SCFSettings
 
     structures = [atoms for path in args.structures for atoms in read(path, index=args.index)]
     settings = SCFSettings(**scf_options(args))

@@ -56,8 +56,8 @@ def _print_training_result(result, name: str = "") -> None:
     print("validation errors of the kept weights:")
     print(format_report(result.final))
     if result.uncertainty is not None:
-        from .uncertainty import print_uncertainty_fit
         from ..training.uncertainty_head import UNCERTAINTY_PLOT
+        from .uncertainty import print_uncertainty_fit
 
         print(f"{name}uncertainty added to best.pt (calibration plot {UNCERTAINTY_PLOT}):")
         print_uncertainty_fit(result.uncertainty)

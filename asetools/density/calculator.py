@@ -19,7 +19,9 @@ import torch
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
 
+from ..calculators.potential_calc import parse_dtype
 from ..io import DensityGrid, grid_shape_for_spacing, volumetric_format, write_volumetric
+from ..models.memory_budget import memory_budget, parse_memory
 from .field import (
     DEFAULT_CHUNK_POINTS,
     density_at_points,
@@ -28,8 +30,6 @@ from .field import (
     electron_count,
 )
 from .model import DensityModel
-from ..models.memory_budget import memory_budget, parse_memory
-from ..calculators.potential_calc import parse_dtype
 
 __all__ = ["DensityCalculator"]
 

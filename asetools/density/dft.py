@@ -34,8 +34,8 @@ from ase.units import Bohr
 from .._files import atomic_path
 from .._optional import optional_import, progress_bar
 from ..config import load_yaml
-from ..io.grid import DensityGrid
 from ..data.scf import SCFSettings, run_scf
+from ..io.grid import DensityGrid
 from .references import DensityFrame, write_density_npz
 
 __all__ = [

@@ -17,8 +17,8 @@ from ase.io import read as ase_read
 from ase.io import write as ase_write
 
 from .._files import atomic_path
-from .grid import DensityGrid
 from ._text import format_values, parse_values
+from .grid import DensityGrid
 
 __all__ = ["read_chgcar", "write_chgcar"]
 

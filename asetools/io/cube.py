@@ -16,8 +16,8 @@ from ase import Atoms
 from ase.units import Bohr
 
 from .._files import atomic_path
-from .grid import DensityGrid
 from ._text import format_values, parse_values
+from .grid import DensityGrid
 
 __all__ = ["read_cube", "write_cube"]
 

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from ase import Atoms
 
-from ..data.trajectory import iterate_frames
 from ..data.frames import LabelKeys, LabelledFrame, label_frames
+from ..data.trajectory import iterate_frames
 from ..graph import batch_graphs, build_graph
 from ..models import EnergyModel, Potential
 from .calibration import CalibrationReport, ErrorCalibration, calibration_report

@@ -18,8 +18,8 @@ from asetools.testing import check_forces_fd
 pytest.importorskip("pyscf")
 
 from asetools.calculators import PySCFCalc  # noqa: E402
-from asetools.data.scf import SCFSettings  # noqa: E402
 from asetools.data.dft_labels import label_structures  # noqa: E402
+from asetools.data.scf import SCFSettings  # noqa: E402
 
 ETHANOL = Path(__file__).resolve().parents[3] / "shared" / "data" / "botnet" / "ethanol" / "train.xyz"
 

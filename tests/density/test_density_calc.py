@@ -9,11 +9,11 @@ from ase import Atoms
 from ase.build import molecule
 from ase.io.cube import read_cube_data
 
-from asetools.density import DensityCalculator
 from asetools.checkpoint import save_checkpoint
-from asetools.io import read_chgcar, read_cube
-from asetools.density.model import DensityModel, DensityModelConfig
+from asetools.density import DensityCalculator
 from asetools.density.basis import OrbitalBasisConfig
+from asetools.density.model import DensityModel, DensityModelConfig
+from asetools.io import read_chgcar, read_cube
 
 
 @pytest.fixture(scope="module")

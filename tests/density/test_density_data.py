@@ -10,8 +10,8 @@ import pytest
 from ase.build import bulk, molecule
 
 from asetools.density.references import read_density_dataset, read_density_frame, split_by_molecule
-from asetools.io.grid import DensityGrid
 from asetools.io import write_chgcar, write_cube
+from asetools.io.grid import DensityGrid
 
 G2 = Path(__file__).resolve().parents[3] / "shared" / "data" / "density_g2"
 needs_g2 = pytest.mark.skipif(not (G2 / "index.json").is_file(), reason="needs ../shared/data/density_g2")

@@ -9,9 +9,9 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from e3nn import o3
 
+from asetools.density.basis import OrbitalBasisConfig
 from asetools.density.field import density_at_points, density_on_grid
 from asetools.density.model import DensityModel, DensityModelConfig
-from asetools.density.basis import OrbitalBasisConfig
 from asetools.density.virtual_sites import VirtualSiteConfig, bond_midpoints, with_virtual_sites
 
 SMALL_BASIS = OrbitalBasisConfig(beta=3.0, l_max={"H": 1}, default_l_max=2)

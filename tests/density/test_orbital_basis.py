@@ -8,9 +8,9 @@ import torch
 from ase.build import molecule
 from e3nn import o3
 
-from asetools.io.grid import DensityGrid
-from asetools.density.field import OrbitalExpansion, density_at_points, density_on_grid
 from asetools.density.basis import OrbitalBasis, OrbitalBasisConfig, solid_harmonic_monomials
+from asetools.density.field import OrbitalExpansion, density_at_points, density_on_grid
+from asetools.io.grid import DensityGrid
 
 KINDS = {"H": 0, "C": 1, "N": 2, "O": 3}
 

@@ -8,8 +8,8 @@ from ase import Atoms
 from ase.build import bulk, molecule
 from ase.units import Bohr
 
-from asetools.io.grid import DensityGrid
 from asetools.io import read_chgcar, read_cube, write_chgcar, write_cube
+from asetools.io.grid import DensityGrid
 
 
 def _printed(values: np.ndarray, digits: int) -> np.ndarray:

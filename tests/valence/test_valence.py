@@ -21,7 +21,7 @@ from asetools.valence import (
     labile_atom_types,
 )
 
-ACAC = Path(__file__).resolve().parents[2] / "shared" / "data" / "botnet" / "acac" / "train_300K.xyz"
+ACAC = Path(__file__).resolve().parents[3] / "shared" / "data" / "botnet" / "acac" / "train_300K.xyz"
 
 ALL_KINDS = {"bond": 4, "angle": 3, "urey_bradley": 2, "stretch_stretch": 1, "stretch_bend": 1, "one_four": 3}
 
