@@ -8,6 +8,9 @@
 - :mod:`.references` — reference densities for training (:class:`DensityFrame`) read from
   ``.npz``, cube or CHGCAR files, and splits by molecule;
 - :mod:`.dft` — reference densities computed with PySCF (the ``[dft]`` extra);
+- :mod:`.baseline` — the s-orbital baseline (spherical atoms and bond sites) fitted by least squares;
+- :mod:`.evaluation` — NMAPE and electron-count errors on full grids, the training loss on sampled points;
+- :mod:`.resume` — a run's ``last.pt`` training state, written after every epoch and resumed from;
 - :mod:`.training` — training on reference grids (``asetools train-density``);
 - :mod:`.calculator` — :class:`DensityCalculator`, the ASE calculator that writes cube and
   CHGCAR files for VESTA.

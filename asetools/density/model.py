@@ -9,7 +9,7 @@ Data flow (Fu et al., "A recipe for charge density prediction"):
           ──OrbitalExpansion──▶ ρ(r) at points or on a grid (:mod:`.density_field`)
 
 The baseline holds per kind the s-orbital coefficients of a superposition of spherical atoms
-(fitted to training data before training, see :func:`asetools.density.training.fit_baseline`);
+(fitted to training data before training, see :func:`asetools.density.baseline.fit_baseline`);
 the network learns the rest. Coefficients of l > 0 come from l > 0 features only, so the
 density rotates with the structure.
 """

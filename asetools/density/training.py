@@ -6,8 +6,12 @@ with the mean absolute error on grid points sampled afresh every step, which on 
 field's metric NMAPE = 100·Σ|ρ̂−ρ| / Σ|ρ| over the full grid. Validation uses full grids.
 
 Run files in ``output.directory``: ``last.pt`` (model, optimiser, EMA, random states: resume
-exactly), ``best.pt`` (EMA weights of the best validation NMAPE), ``metrics.csv`` and, at the
-end, ``test_metrics.json``. Every file is written atomically.
+exactly; see :mod:`.resume`), ``best.pt`` (EMA weights of the best validation NMAPE),
+``metrics.csv`` and, at the end, ``test_metrics.json``. Every file is written atomically.
+
+The baseline fit is :mod:`.baseline`'s, the validation metrics and the training loss are
+:mod:`.evaluation`'s; the moving average, the resume states and the CSV writer are the energy
+trainer's (:mod:`asetools.training`).
 """
 
 from __future__ import annotations
@@ -27,20 +31,27 @@ import torch
 
 from .._files import atomic_path
 from .._optional import progress_bar
-from ..checkpoint import read_checkpoint, save_checkpoint
+from ..checkpoint import save_checkpoint
 from ..config import from_dict, load_yaml, relative_to
-from .references import DensityFrame, read_density_dataset, split_by_molecule
-from .field import density_at_points, density_on_grid, electron_count
+from ..training.ema import ExponentialMovingAverage
+from ..training.log import write_history_csv
+from .baseline import fit_baseline
+from .evaluation import DensityMetrics, PointSampler, evaluate_density_model, frame_loss
 from .model import DensityModel, DensityModelConfig, load_density_model
+from .references import DensityFrame, read_density_dataset, split_by_molecule
+from .resume import read_run_state, restore_run_state, save_run_state
 
 __all__ = [
     "DensityDataConfig",
     "DensityFitConfig",
     "DensityRunConfig",
     "DensityMetrics",
+    "PointSampler",
     "evaluate_density_model",
     "fit_baseline",
+    "frame_loss",
     "train_density_model",
+    "training_only_frames",
 ]
 
 
@@ -68,6 +79,13 @@ class DensityDataConfig:
     max_train_frames: int | None = None
     extra_training: list[str] = dataclasses.field(default_factory=list)
 
+
+#: The columns of a density run's ``metrics.csv``: CSV column -> (history key, factor); the units are
+#: those of the history (losses as :data:`LOSS_UNITS`, NMAPE in percent, electrons, seconds).
+HISTORY_COLUMNS = {
+    "epoch": ("epoch", 1),
+    **{name: (name, 1.0) for name in ("train_loss", "validation_nmape", "validation_electron_error", "learning_rate", "seconds")},
+}
 
 #: What each ``training.loss`` measures, as logged (the NMAPE loss is logged in per cent).
 LOSS_UNITS = {"l1": "e/Å³", "nmape": "%", "l2": "e²/Å⁶"}
@@ -175,216 +193,6 @@ class DensityRunConfig:
             run.training.initial_model = relative_to(base, run.training.initial_model)
         return run
 
-
-@dataclasses.dataclass
-class DensityMetrics:
-    """Errors of predicted densities on full grids.
-
-    Attributes:
-        nmape: mean over frames of 100·Σ|ρ̂−ρ|/Σ|ρ| (percent).
-        electron_error: mean over frames of |∫ρ̂ − N_electrons| (electrons; ∫ρ̂ from the analytic
-            integrals of the orbitals).
-        per_frame: frame name -> NMAPE (percent).
-    """
-
-    nmape: float
-    electron_error: float
-    per_frame: dict[str, float]
-
-
-def fit_baseline(
-    model: DensityModel,
-    frames: list[DensityFrame],
-    ridge: float = 1e-8,
-    electron_weight: float = 100.0,
-    cusp_weight: float = 10.0,
-) -> torch.Tensor:
-    """Set ``model.baseline`` to the least-squares s-orbital coefficients per kind over all grid points.
-
-    Returns the fitted [kinds, K_0] coefficients. Each kind's s orbitals get one coefficient
-    each, shared by all centres of that kind: a superposition of spherical atoms and bond sites.
-    Every frame's electron count (analytic integral of the orbitals) enters as an extra, heavily
-    weighted equation: grid points near the nuclei are few, and without it the tight core
-    orbitals are poorly determined.
-
-    The grid seldom has a point within a few hundredths of an Å of a nucleus, so the tightest
-    orbitals are not determined by the data at all (a free fit alternates them in sign, and the
-    density at a nucleus comes out as 10⁷ e/Å³ or negative). Kato's cusp condition fixes them:
-    near a nucleus of charge Z the density falls as ρ(r) ≈ ρ(0)·exp(−2Zr/a₀), which is linear in
-    the coefficients, so each element's spherical atom gets the equations
-    ρ_atom(r_j) − exp(−2Z r_j/a₀)·ρ_atom(0) = 0 at the radii :data:`CUSP_RADII` (units of a₀/Z),
-    weighted by ``cusp_weight`` against the grid term (0: off). Bond sites have no nucleus and no cusp.
-    """
-    basis = model.basis
-    count = basis.counts_per_l[0]
-    num_kinds = len(model.kinds)
-    columns = num_kinds * count
-    normal = torch.zeros(columns, columns, dtype=torch.float64)
-    right = torch.zeros(columns, dtype=torch.float64)
-    exponents_all = basis.exponents().detach().cpu().to(torch.float64)
-    # charges[kind, k]: electrons in orbital k00 of a kind with coefficient 1
-    charges = basis.s_orbital_charges(exponents_all, torch.arange(num_kinds))
-    count_rows, electrons = [], []
-    for frame in progress_bar(frames, total=len(frames), description="baseline", unit="frame"):
-        centres = model.centres(frame.atoms)
-        kinds = [model.kinds.index(symbol) for symbol in centres.get_chemical_symbols()]
-        points = torch.as_tensor(frame.grid.points(), dtype=torch.float64)
-        reference = torch.as_tensor(frame.grid.values.ravel(), dtype=torch.float64)
-        design = _s_orbital_design(basis, points, torch.as_tensor(centres.positions), kinds, exponents_all, num_kinds)
-        normal += design.T @ design
-        right += design.T @ reference
-        row = torch.zeros(columns, dtype=torch.float64)
-        for kind in kinds:
-            row[kind * count : (kind + 1) * count] += charges[kind]
-        count_rows.append(row)
-        electrons.append(frame.n_electrons)
-    if cusp_weight:
-        cusp = _cusp_rows(model, exponents_all)
-        if len(cusp):
-            scale_cusp = cusp_weight * float(normal.diagonal().max()) / float((cusp * cusp).sum(dim=1).mean())
-            normal += scale_cusp * cusp.T @ cusp
-    rows = torch.stack(count_rows)
-    # stiffer than any direction of the grid term, so the counts hold almost exactly
-    weight = electron_weight * float(normal.diagonal().max()) / float((rows * rows).sum(dim=1).mean())
-    normal += weight * rows.T @ rows
-    right += weight * rows.T @ torch.tensor(electrons, dtype=torch.float64)
-    scale = normal.diagonal().clamp(min=1e-300).sqrt()
-    used = normal.diagonal() > 0
-    scaled = normal / scale[:, None] / scale[None, :]
-    solution = torch.zeros(columns, dtype=torch.float64)
-    system = scaled[used][:, used] + ridge * torch.eye(int(used.sum()), dtype=torch.float64)
-    solution[used] = torch.linalg.solve(system, (right / scale)[used]) / scale[used]
-    fitted = solution.reshape(num_kinds, count)
-    with torch.no_grad():
-        model.baseline.copy_(fitted.to(model.baseline.dtype))
-    return fitted
-
-
-# Radii of the cusp equations, in units of a₀/Z: inside the 1s shell, where the grid has no data.
-CUSP_RADII = tuple(float(x) for x in np.linspace(0.05, 0.6, 12))
-
-
-def _cusp_rows(model: DensityModel, exponents: torch.Tensor) -> torch.Tensor:
-    """[elements·len(CUSP_RADII), kinds·K_0] rows of the cusp equations of each element's s orbitals (see fit_baseline)."""
-    from ase.data import atomic_numbers
-    from ase.units import Bohr
-
-    num_kinds = len(model.kinds)
-    fractions = torch.tensor(CUSP_RADII, dtype=torch.float64)
-    rows = []
-    for kind, symbol in enumerate(model.kinds):
-        charge = atomic_numbers.get(symbol, 0)
-        if charge == 0:  # a virtual site
-            continue
-        radii = torch.cat([torch.zeros(1, dtype=torch.float64), fractions * Bohr / charge])
-        points = torch.stack([radii, torch.zeros_like(radii), torch.zeros_like(radii)], dim=1)
-        # one centre of this kind at the origin: its s orbitals at the nucleus and at each radius
-        design = _s_orbital_design(model.basis, points, torch.zeros(1, 3), [kind], exponents, num_kinds)
-        rows.append(design[1:] - torch.exp(-2 * fractions)[:, None] * design[0])
-    return torch.cat(rows) if rows else torch.zeros(0, num_kinds * model.basis.counts_per_l[0], dtype=torch.float64)
-
-
-def _s_orbital_design(
-    basis, points: torch.Tensor, centres: torch.Tensor, kinds: list[int], exponents: torch.Tensor, num_kinds: int
-) -> torch.Tensor:
-    """[P, kinds·K_0]: at each point, the sum over centres of a kind of that kind's s orbitals."""
-    count = basis.counts_per_l[0]
-    kind_index = torch.as_tensor(kinds)
-    alpha = exponents[kind_index, :count]  # [C, K0]
-    radii = basis.radii(exponents)[kind_index, :count]
-    normalisation = basis.normalisation(exponents)[kind_index, :count] * (4 * math.pi) ** -0.5
-    present = basis.radial_mask.cpu()[kind_index, :count]
-    design = torch.zeros(len(points), num_kinds * count, dtype=torch.float64)
-    r2 = torch.cdist(points, centres.to(torch.float64)).square()  # [P, C]
-    for centre, kind in enumerate(kinds):
-        near = r2[:, centre, None]
-        values = normalisation[centre] * torch.exp(-alpha[centre] * near)
-        values = torch.where((near <= radii[centre] ** 2) & present[centre], values, torch.zeros_like(values))
-        design[:, kind * count : (kind + 1) * count] += values
-    return design
-
-
-def evaluate_density_model(model: DensityModel, frames: list[DensityFrame]) -> DensityMetrics:
-    """NMAPE and electron-count error of ``model`` on the full grids of ``frames``."""
-    per_frame, electron_errors = {}, []
-    with torch.no_grad():
-        for frame in frames:
-            expansion = model.expansion(frame.atoms)
-            predicted = density_on_grid(model.basis, expansion, frame.grid)
-            reference = np.asarray(frame.grid.values, dtype=np.float64)
-            per_frame[frame.name] = 100.0 * float(np.abs(predicted - reference).sum() / np.abs(reference).sum())
-            electrons = float(electron_count(model.basis, expansion))
-            electron_errors.append(abs(electrons - frame.n_electrons))
-    return DensityMetrics(
-        nmape=float(np.mean(list(per_frame.values()))),
-        electron_error=float(np.mean(electron_errors)),
-        per_frame=per_frame,
-    )
-
-
-class PointSampler:
-    """Draws grid points of a frame for the loss, partly in proportion to the density.
-
-    A point is drawn with probability ``p = (1 − f)/N + f·|ρ|/Σ|ρ|`` (``f`` =
-    ``density_fraction``) and weighted by ``1/(N p)``, so the weighted mean absolute error is an
-    unbiased estimate of the full grid's, while the dense regions that dominate the NMAPE (cores
-    and bonds) are sampled far more often than uniform sampling would.
-    """
-
-    def __init__(self, density_fraction: float) -> None:
-        if not 0.0 <= density_fraction < 1.0:
-            raise ValueError(f"training.density_sampling must lie in [0, 1), got {density_fraction}")
-        self.density_fraction = density_fraction
-        self._cumulative: dict[int, np.ndarray] = {}
-
-    def sample(
-        self, frame: DensityFrame, count: int, generator: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Positions [P, 3] (Å), reference values [P] (e/Å³) and weights [P] (mean 1 in expectation)."""
-        values = np.asarray(frame.grid.values).ravel()
-        total = frame.grid.num_points
-        if self.density_fraction == 0.0:
-            flat = generator.integers(0, total, size=count)
-            return frame.grid.points_at(flat), values[flat], np.ones(count)
-        key = id(frame)
-        if key not in self._cumulative:
-            magnitude = np.abs(values.astype(np.float64))
-            probability = (1.0 - self.density_fraction) / total + self.density_fraction * magnitude / magnitude.sum()
-            self._cumulative[key] = np.cumsum(probability)
-        cumulative = self._cumulative[key]
-        flat = np.minimum(np.searchsorted(cumulative, generator.random(count) * cumulative[-1]), total - 1)
-        probability = np.diff(cumulative, prepend=0.0)[flat] / cumulative[-1]
-        return frame.grid.points_at(flat), values[flat], 1.0 / (total * probability)
-
-
-def frame_loss(
-    model: DensityModel,
-    frame: DensityFrame,
-    sample: tuple[np.ndarray, np.ndarray, np.ndarray],
-    fit: DensityFitConfig,
-    mean_density: float,
-) -> torch.Tensor:
-    """The training loss of one frame (scalar tensor) on a sample of its grid points.
-
-    Args:
-        model: the density model being trained.
-        frame: the frame.
-        sample: positions [P, 3] (Å), reference values [P] (e/Å³) and weights [P], as drawn
-            by :class:`PointSampler`.
-        fit: ``loss`` and ``electron_weight`` are used.
-        mean_density: the frame's mean |ρ| over its whole grid (e/Å³), which turns a mean
-            absolute error into an NMAPE (as a fraction).
-    """
-    parameter = next(model.parameters())
-    points, reference, weights = (torch.as_tensor(array, dtype=parameter.dtype, device=parameter.device) for array in sample)
-    expansion = model.expansion(frame.atoms)
-    error = density_at_points(model.basis, expansion, points) - reference
-    measure = error * error if fit.loss == "l2" else error.abs()
-    loss = (measure * weights).mean()
-    if fit.electron_weight:
-        missing = (electron_count(model.basis, expansion) - frame.n_electrons).abs() / frame.n_electrons
-        loss = loss + fit.electron_weight * mean_density * missing
-    return loss / mean_density if fit.loss == "nmape" else loss
 
 
 def _learning_rate(config: DensityFitConfig, step: int, total_steps: int, seconds: float) -> float:
@@ -495,15 +303,9 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
     start_epoch, best_nmape, history, state = 0, math.inf, [], None
     last_path, best_path = directory / "last.pt", directory / "best.pt"
     if fit.resume and last_path.exists():
-        state = read_checkpoint(last_path).get("training_state")
-        if state is None:
-            raise ValueError(f"{last_path} has no training state to resume from; delete it or set training.resume: false")
+        state = read_run_state(last_path)
         model.load_state_dict(load_density_model(last_path).to(dtype).state_dict())
-        optimiser.load_state_dict(state["optimiser"])
-        generator.bit_generator.state = json.loads(state["numpy_random"])
-        torch.set_rng_state(state["torch_random"])
-        start_epoch, best_nmape, history = int(state["epoch"]), float(state["best_nmape"]), list(json.loads(state["history"]))
-        log(f"resumed from {last_path} after epoch {start_epoch}")
+        log(f"resumed from {last_path} after epoch {int(state['epoch'])}")
     elif fit.initial_model is not None:
         start = evaluate_density_model(model, validation)
         log(f"fine-tuning {fit.initial_model}: validation NMAPE {start.nmape:.2f} % at the start")
@@ -512,11 +314,10 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
         baseline = evaluate_density_model(model, validation)
         log(f"baseline (spherical atoms and bond sites): validation NMAPE {baseline.nmape:.2f} %, "
             f"largest coefficient {float(fitted.abs().max()):.3g}")
-    ema = None
-    if fit.ema_decay is not None:
-        ema = WeightAverage(model, fit.ema_decay)
-        if state is not None and state.get("ema") is not None:
-            ema.load_state_dict(state["ema"])
+    # the average begins at the weights training starts from (the baseline fit, say)
+    ema = None if fit.ema_decay is None else ExponentialMovingAverage(model, fit.ema_decay, from_initial=True)
+    if state is not None:
+        start_epoch, best_nmape, history = restore_run_state(state, optimiser, ema, generator)
 
     sampler = PointSampler(fit.density_sampling)
     # A frame's mean |ρ| turns its mean absolute error into its NMAPE (and the electron error into the same units).
@@ -548,7 +349,7 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
                 torch.nn.utils.clip_grad_norm_(model.parameters(), fit.gradient_clip_norm)
             optimiser.step()
             if ema is not None:
-                ema.update(model)
+                ema.update_parameters(model)
             losses.append(batch_loss)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "learning_rate": rate,
                   "seconds": earlier_seconds + time.perf_counter() - started}
@@ -563,8 +364,8 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
             log(f"epoch {epoch + 1}: loss {record['train_loss']:.4g} {LOSS_UNITS[fit.loss]}, validation NMAPE {metrics.nmape:.3f} %, "
                 f"electron error {metrics.electron_error:.3f}, lr {rate:.2e}")
         history.append(record)
-        _save_last(model, optimiser, ema, generator, epoch + 1, best_nmape, history, last_path)
-        _write_history(history, directory / "metrics.csv")
+        save_run_state(last_path, model, optimiser, ema, generator, epoch + 1, best_nmape, history)
+        write_history_csv(history, directory / "metrics.csv", HISTORY_COLUMNS, line_end="\n")
         spent = record["seconds"] if fit.schedule == "time" else time.perf_counter() - started
         if fit.max_seconds is not None and spent > fit.max_seconds:
             log(f"stopping after {fit.max_seconds} s of training (resume to continue)")
@@ -578,71 +379,3 @@ def train_density_model(run: DensityRunConfig, log=print) -> tuple[DensityModel,
         with atomic_path(directory / "test_metrics.json") as temporary:
             temporary.write_text(json.dumps(dataclasses.asdict(test_metrics), indent=1))
     return best, test_metrics
-
-
-class WeightAverage:
-    """Exponential moving average of a model's parameters, kept by parameter name.
-
-    The decay is ``min(decay, (1 + n) / (10 + n))`` after n updates (a warm-up). Names, not the
-    order of ``parameters()``, pair the averages with the weights: deep copies of e3nn's
-    generated modules may list their buffers in another order.
-    """
-
-    def __init__(self, model: torch.nn.Module, decay: float) -> None:
-        self.decay = float(decay)
-        self.updates = 0
-        self.average = {name: value.detach().clone() for name, value in model.named_parameters()}
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        rate = min(self.decay, (1.0 + self.updates) / (10.0 + self.updates))
-        for name, value in model.named_parameters():
-            self.average[name].lerp_(value.detach(), 1.0 - rate)
-        self.updates += 1
-
-    @contextlib.contextmanager
-    def swapped_in(self, model: torch.nn.Module):
-        """Within the block ``model`` holds the averaged weights; its own come back afterwards.
-
-        (Swapping in place rather than deep-copying: copies of e3nn's generated modules carry
-        extra constant tensors into their state dict.)
-        """
-        with torch.no_grad():
-            own = {name: value.detach().clone() for name, value in model.named_parameters()}
-            for name, value in model.named_parameters():
-                value.copy_(self.average[name])
-        try:
-            yield model
-        finally:
-            with torch.no_grad():
-                for name, value in model.named_parameters():
-                    value.copy_(own[name])
-
-    def state_dict(self) -> dict:
-        return {"updates": self.updates, "average": dict(self.average)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.updates = int(state["updates"])
-        for name, value in state["average"].items():
-            self.average[name].copy_(value)
-
-
-def _save_last(model, optimiser, ema, generator, epoch, best_nmape, history, path) -> None:
-    state = {
-        "optimiser": optimiser.state_dict(),
-        "ema": None if ema is None else ema.state_dict(),
-        "numpy_random": json.dumps(generator.bit_generator.state),
-        "torch_random": torch.get_rng_state(),
-        "epoch": epoch,
-        "best_nmape": best_nmape,
-        "history": json.dumps(history),
-    }
-    save_checkpoint(model, path, metadata={"epoch": epoch}, training_state=state)
-
-
-def _write_history(history: list[dict[str, float]], path: Path) -> None:
-    columns = ["epoch", "train_loss", "validation_nmape", "validation_electron_error", "learning_rate", "seconds"]
-    with atomic_path(path) as temporary, open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(",".join(columns) + "\n")
-        for record in history:
-            handle.write(",".join(f"{record[c]:.6g}" if c in record else "" for c in columns) + "\n")

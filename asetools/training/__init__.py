@@ -1,6 +1,7 @@
 """Training energy models on labelled structures."""
 
 from .config import DataConfig, ModelSection, OutputConfig, TrainingConfig, TrainRunConfig, load_train_config
+from .ema import ExponentialMovingAverage
 from .fit import fit
 from .loss import LossWeights
 from .metrics import ErrorMetrics, Predictions, evaluate_errors, predict_samples
@@ -11,6 +12,7 @@ __all__ = [
     "BEST_CHECKPOINT",
     "DataConfig",
     "ErrorMetrics",
+    "ExponentialMovingAverage",
     "FitResult",
     "LAST_CHECKPOINT",
     "LossWeights",

@@ -12,7 +12,7 @@ from .._files import atomic_path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["CSV_COLUMNS", "write_metrics_csv", "write_learning_curves"]
+__all__ = ["CSV_COLUMNS", "write_history_csv", "write_metrics_csv", "write_learning_curves"]
 
 #: CSV column -> (history key, factor from the history's eV-based unit).
 CSV_COLUMNS = {
@@ -37,16 +37,38 @@ OPTIONAL_CSV_COLUMNS = {
 
 
 def write_metrics_csv(history: Sequence[dict[str, float]], path: str | os.PathLike) -> None:
-    """Write one row per epoch (validation errors in meV units), atomically."""
+    """Write one row per epoch of an energy run (validation errors in meV units), atomically."""
     columns = dict(CSV_COLUMNS)
     if history:
         columns.update({name: spec for name, spec in OPTIONAL_CSV_COLUMNS.items() if spec[0] in history[0]})
+    write_history_csv(history, path, columns)
+
+
+def write_history_csv(
+    history: Sequence[dict[str, float]],
+    path: str | os.PathLike,
+    columns: dict[str, tuple[str, float]],
+    line_end: str = "\r\n",
+) -> None:
+    """Write a training history as CSV, one row per record, atomically.
+
+    Args:
+        history: one dict per epoch (or other step), keyed by quantity.
+        path: the CSV file.
+        columns: CSV column -> (history key, factor the value is multiplied by), in column order.
+            The ``epoch`` key is written as it is, every other value to six significant digits,
+            and a key a record lacks (a quantity not measured that epoch) as an empty field.
+        line_end: what ends each line (by default the csv module's, carriage return and line feed).
+    """
     with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator=line_end)
         writer.writerow(columns)
         for record in history:
             row = []
             for key, factor in columns.values():
+                if key not in record:
+                    row.append("")
+                    continue
                 value = record[key] * factor
                 row.append(value if key == "epoch" else f"{value:.6g}")
             writer.writerow(row)

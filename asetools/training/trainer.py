@@ -19,17 +19,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.optim.swa_utils import AveragedModel
 
 from .._optional import optional_import
 from ..checkpoint import read_checkpoint, save_checkpoint
 from ..config import to_dict
 from ..models import EnergyModel, Potential
 from .config import NORMALISATION_FIELDS, TrainingConfig
-from .log import write_learning_curves, write_metrics_csv
 from .distributed import ProcessGroup, current_group, process_device
+from .ema import ExponentialMovingAverage
+from .log import write_learning_curves, write_metrics_csv
 from .loss import BatchCounts, LossWeights, loss_terms, predict, total_loss
 from .metrics import ErrorMetrics, Predictions, evaluate_errors, predict_samples
+from .resume import optimisation_state, restore_optimisation_state, restore_torch_random_state, torch_random_state
 from .samples import Sample, collate
 
 logger = logging.getLogger(__name__)
@@ -64,17 +65,6 @@ class FitResult:
     seconds: float = 0.0
     stop_reason: str = ""
     uncertainty: Any = None
-
-
-def _ema_average(decay: float):
-    """EMA update with nequip's warm-up: the decay is ``min(decay, (1 + n) / (10 + n))`` after n updates."""
-
-    def average(averaged: list[torch.Tensor], current: list[torch.Tensor], num_averaged: torch.Tensor) -> None:
-        n = float(num_averaged)
-        rate = min(decay, (1.0 + n) / (10.0 + n))
-        torch._foreach_lerp_(averaged, current, 1.0 - rate)
-
-    return average
 
 
 @contextlib.contextmanager
@@ -148,9 +138,7 @@ class Trainer:
             self.optimiser, factor=self.config.lr_factor, patience=self.config.lr_patience
         )
         self.ema = (
-            None
-            if self.config.ema_decay is None
-            else AveragedModel(self.model, multi_avg_fn=_ema_average(self.config.ema_decay))
+            None if self.config.ema_decay is None else ExponentialMovingAverage(self.model, self.config.ema_decay)
         )
         self.generator = torch.Generator().manual_seed(self.config.seed)
         self.epoch = 0
@@ -363,10 +351,8 @@ class Trainer:
             "config": to_dict(self.config),
             "epoch": self.epoch,
             "model": {k: v.detach().clone() for k, v in self.model.state_dict().items()},
-            "ema": None if self.ema is None else self.ema.state_dict(),
-            "optimiser": self.optimiser.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
-            "generator": self.generator.get_state(),
+            **optimisation_state(self.optimiser, self.ema, self.scheduler),  # "ema", "optimiser", "scheduler"
+            "generator": torch_random_state(self.generator),
             "best_loss": self.best_monitored,  # the key of checkpoints from before training.monitor
             "best_state": self.best_state,
             "epochs_since_best": self.epochs_since_best,
@@ -394,11 +380,8 @@ class Trainer:
         if fingerprint is not None and state["metadata"].get("dataset_fingerprint") not in (None, fingerprint):
             raise ValueError(f"cannot resume from {source}: the training data changed since it was written")
         self.model.load_state_dict(state["model"])
-        if self.ema is not None:
-            self.ema.load_state_dict(state["ema"])
-        self.optimiser.load_state_dict(state["optimiser"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.generator.set_state(state["generator"])
+        restore_optimisation_state(state, self.optimiser, self.ema, self.scheduler)
+        restore_torch_random_state(state["generator"], self.generator)
         self.epoch = int(state["epoch"])
         self.best_monitored = float(state["best_loss"])
         self.best_state = state["best_state"]

@@ -168,17 +168,17 @@ def test_weight_average_pairs_weights_by_name(tmp_path):
     """The EMA of a model with l = 3 features (e3nn modules that change when deep-copied) saves and loads."""
     from asetools.density.model import DensityModelConfig
     from asetools.density.basis import OrbitalBasisConfig
-    from asetools.density.training import WeightAverage
+    from asetools.training.ema import ExponentialMovingAverage
 
     model = DensityModel(DensityModelConfig(species=["H", "O"], basis=OrbitalBasisConfig(beta=3.0, default_l_max=3), channels=4, l_max=3, num_layers=1))
-    average = WeightAverage(model, decay=0.5)
+    average = ExponentialMovingAverage(model, decay=0.5, from_initial=True)
     before = {name: value.detach().clone() for name, value in model.named_parameters()}
     for _ in range(20):
-        average.update(model)  # warm-up: the first updates follow the model closely
+        average.update_parameters(model)  # warm-up: the first updates follow the model closely
     with torch.no_grad():
         for value in model.parameters():
             value.add_(1.0)
-    average.update(model)  # decay 0.5 now: halfway to the new weights
+    average.update_parameters(model)  # decay 0.5 now: halfway to the new weights
     with average.swapped_in(model):
         for name, value in model.named_parameters():
             torch.testing.assert_close(value, before[name] + 0.5)

@@ -14,7 +14,7 @@ from asetools.data import dataset_statistics, emt_copper_dataset, label_frames
 from asetools.models import Potential
 from asetools.training import Trainer, TrainingConfig, collate, make_samples
 from asetools.training.loss import LossWeights, loss_terms, predict
-from asetools.training.trainer import _ema_average
+from asetools.training.ema import ema_average
 from tests.conftest import small_allegro
 
 
@@ -118,7 +118,7 @@ def test_checkpoints_hold_the_best_averaged_weights(cu_frames, tmp_path):
 
 
 def test_ema_update_follows_the_warm_up_formula():
-    average = _ema_average(0.99)
+    average = ema_average(0.99)
     averaged, current = [torch.tensor([1.0, 2.0])], [torch.tensor([3.0, 6.0])]
     average(averaged, current, torch.tensor(4))
     rate = min(0.99, 5 / 14)
