@@ -49,9 +49,7 @@ class DensityFrame:
 def read_density_frame(path: str | os.PathLike, format: str | None = None) -> DensityFrame:
     """Read one frame from a volumetric file (``.npz``, cube or CHGCAR-type; see :func:`asetools.io.read_volumetric`)."""
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"density file {path} does not exist")
-    grid = read_volumetric(path, format)
+    grid = read_volumetric(path, format)  # FileNotFoundError for a missing file
     atoms = grid.atoms
     return DensityFrame(
         grid=grid, name=path.stem, molecule=atoms.get_chemical_formula(), n_electrons=float(atoms.numbers.sum())
